@@ -20,11 +20,11 @@ use std::time::{Duration, Instant};
 ///     .clock(clock.clone())
 ///     .build()?;
 /// let key = make_key(&"event-1")?;
-/// assert!(store.add(&key)?);
+/// assert!(store.add_sync(&key)?);
 /// clock.advance(Duration::from_millis(99));
-/// assert!(store.has_key(&key));
+/// assert!(store.has_key_sync(&key));
 /// clock.advance(Duration::from_millis(1)); // at the deadline the record is expired
-/// assert!(!store.has_key(&key));
+/// assert!(!store.has_key_sync(&key));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, Default)]

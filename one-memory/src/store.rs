@@ -225,8 +225,9 @@ struct Inner {
 /// follows the live records. No thread or task is started: the store works with any async
 /// runtime or none, and dropping the last clone frees everything.
 ///
-/// The inherent methods are synchronous and never block on I/O; the [`Store`] implementation
-/// (for generic code and `Arc<dyn Store>`) calls them. Clones share one table.
+/// Use it through the async [`Store`] trait (generic code, `Arc<dyn Store>`), or, on a hot path
+/// that holds the concrete type, through the synchronous `*_sync` methods, which the trait
+/// calls: they never wait for I/O, only briefly for one shard's lock. Clones share one table.
 ///
 /// ```
 /// use std::time::Duration;
@@ -235,8 +236,13 @@ struct Inner {
 ///
 /// let store = MemoryStore::new(Duration::from_secs(3600))?;
 /// let key = make_key(&("photos", "cat.jpg", 3u64))?;
-/// assert!(store.add(&key)?); // first delivery: process it
-/// assert!(!store.add(&key)?); // redelivery: skip it
+/// assert!(store.add_sync(&key)?); // first delivery: process it
+/// assert!(!store.add_sync(&key)?); // redelivery: skip it
+///
+/// // The same, through the trait:
+/// use one_core::Store;
+/// let again = futures::executor::block_on(store.add(&key))?;
+/// assert!(!again);
 /// # Ok::<(), one_core::Error>(())
 /// ```
 #[derive(Clone)]
@@ -336,7 +342,7 @@ impl MemoryStore {
         }
     }
 
-    /// The TTL that [`add`](Self::add) gives new records.
+    /// The TTL that [`add_sync`](Self::add_sync) gives new records.
     pub fn default_ttl(&self) -> Duration {
         self.inner.default_ttl
     }
@@ -469,17 +475,17 @@ impl MemoryStore {
     ///
     /// [`Error::Capacity`] when the store is full and its policy is to reject.
     #[inline]
-    pub fn add(&self, key: &Key) -> Result<bool, Error> {
-        self.add_with_ttl(key, self.inner.default_ttl)
+    pub fn add_sync(&self, key: &Key) -> Result<bool, Error> {
+        self.add_with_ttl_sync(key, self.inner.default_ttl)
     }
 
-    /// [`add`](Self::add) with a TTL for this record.
+    /// [`add_sync`](Self::add_sync) with a TTL for this record.
     ///
     /// # Errors
     ///
     /// [`Error::InvalidTtl`] for a zero or too long TTL; [`Error::Capacity`] when full.
     #[inline]
-    pub fn add_with_ttl(&self, key: &Key, ttl: Duration) -> Result<bool, Error> {
+    pub fn add_with_ttl_sync(&self, key: &Key, ttl: Duration) -> Result<bool, Error> {
         let millis = ttl_millis(ttl)?;
         Ok(self
             .insert_if_absent(key, millis, || Fresh::Record, |_, _| ())?
@@ -488,7 +494,7 @@ impl MemoryStore {
 
     /// Whether a live record exists for `key`. Advisory only: decide with `add` or `claim`.
     #[inline]
-    pub fn has_key(&self, key: &Key) -> bool {
+    pub fn has_key_sync(&self, key: &Key) -> bool {
         let now = self.now();
         let mut shard = self.shard(key);
         shard.maybe_sweep(now);
@@ -498,7 +504,7 @@ impl MemoryStore {
     }
 
     /// Forgets `key`'s record, if live; returns whether there was one.
-    pub fn remove(&self, key: &Key) -> bool {
+    pub fn remove_sync(&self, key: &Key) -> bool {
         let now = self.now();
         let mut shard = self.shard(key);
         let entry = shard.remove(&Slot(*key.as_bytes()));
@@ -506,10 +512,13 @@ impl MemoryStore {
         entry.is_some_and(|e| e.live(now))
     }
 
-    /// [`add_with_ttl`](Self::add_with_ttl) for each key, in order.
-    pub fn add_many_with_ttl(&self, keys: &[Key], ttl: Duration) -> Vec<Result<bool, Error>> {
+    /// [`add_with_ttl_sync`](Self::add_with_ttl_sync) for each key, in order.
+    pub fn add_many_with_ttl_sync(&self, keys: &[Key], ttl: Duration) -> Vec<Result<bool, Error>> {
         match ttl_millis(ttl) {
-            Ok(_) => keys.iter().map(|k| self.add_with_ttl(k, ttl)).collect(),
+            Ok(_) => keys
+                .iter()
+                .map(|k| self.add_with_ttl_sync(k, ttl))
+                .collect(),
             Err(_) => keys.iter().map(|_| Err(invalid_ttl(ttl))).collect(),
         }
     }
@@ -519,7 +528,7 @@ impl MemoryStore {
     /// # Errors
     ///
     /// [`Error::InvalidLease`] for a zero or too long lease; [`Error::Capacity`] when full.
-    pub fn claim(
+    pub fn claim_sync(
         &self,
         key: &Key,
         lease: Duration,
@@ -586,7 +595,7 @@ impl MemoryStore {
     /// # Errors
     ///
     /// [`Error::InvalidTtl`]; [`Error::LeaseLost`] unless `lease` is the live claim.
-    pub fn complete(
+    pub fn complete_sync(
         &self,
         lease: &Lease,
         ttl: Duration,
@@ -611,7 +620,7 @@ impl MemoryStore {
     /// # Errors
     ///
     /// [`Error::LeaseLost`] unless `lease` is the live claim.
-    pub fn release(&self, lease: &Lease) -> Result<(), Error> {
+    pub fn release_sync(&self, lease: &Lease) -> Result<(), Error> {
         self.with_lease(lease, |shard, slot, _| {
             shard.remove(slot);
         })
@@ -622,7 +631,7 @@ impl MemoryStore {
     /// # Errors
     ///
     /// [`Error::InvalidLease`]; [`Error::LeaseLost`] unless `lease` is the live claim.
-    pub fn extend(&self, lease: &Lease, duration: Duration) -> Result<(), Error> {
+    pub fn extend_sync(&self, lease: &Lease, duration: Duration) -> Result<(), Error> {
         let millis = lease_millis(duration)?;
         self.with_lease(lease, |shard, slot, now| {
             let deadline = now.saturating_add(millis.saturating_mul(NANOS_PER_MILLI));
@@ -697,23 +706,23 @@ impl Store for MemoryStore {
     }
 
     async fn add(&self, key: &Key) -> Result<bool, Error> {
-        MemoryStore::add(self, key)
+        MemoryStore::add_sync(self, key)
     }
 
     async fn add_with_ttl(&self, key: &Key, ttl: Duration) -> Result<bool, Error> {
-        MemoryStore::add_with_ttl(self, key, ttl)
+        MemoryStore::add_with_ttl_sync(self, key, ttl)
     }
 
     async fn has_key(&self, key: &Key) -> Result<bool, Error> {
-        Ok(MemoryStore::has_key(self, key))
+        Ok(MemoryStore::has_key_sync(self, key))
     }
 
     async fn remove(&self, key: &Key) -> Result<bool, Error> {
-        Ok(MemoryStore::remove(self, key))
+        Ok(MemoryStore::remove_sync(self, key))
     }
 
     async fn add_many_with_ttl(&self, keys: &[Key], ttl: Duration) -> Vec<Result<bool, Error>> {
-        MemoryStore::add_many_with_ttl(self, keys, ttl)
+        MemoryStore::add_many_with_ttl_sync(self, keys, ttl)
     }
 
     async fn claim(
@@ -722,7 +731,7 @@ impl Store for MemoryStore {
         lease: Duration,
         fingerprint: Option<&Key>,
     ) -> Result<Claim, Error> {
-        MemoryStore::claim(self, key, lease, fingerprint)
+        MemoryStore::claim_sync(self, key, lease, fingerprint)
     }
 
     async fn complete(
@@ -731,14 +740,14 @@ impl Store for MemoryStore {
         ttl: Duration,
         result: Option<&[u8]>,
     ) -> Result<(), Error> {
-        MemoryStore::complete(self, lease, ttl, result)
+        MemoryStore::complete_sync(self, lease, ttl, result)
     }
 
     async fn release(&self, lease: &Lease) -> Result<(), Error> {
-        MemoryStore::release(self, lease)
+        MemoryStore::release_sync(self, lease)
     }
 
     async fn extend(&self, lease: &Lease, duration: Duration) -> Result<(), Error> {
-        MemoryStore::extend(self, lease, duration)
+        MemoryStore::extend_sync(self, lease, duration)
     }
 }

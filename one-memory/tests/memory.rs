@@ -36,28 +36,38 @@ fn case_09_expiry_timeline_is_exact_on_a_mock_clock() {
     let k = keys("case-09", 1)[0];
     let at = |t: u64| clock.advance(ms(t) - clock.elapsed());
 
-    assert_eq!(store.add(&k).unwrap(), true, "t=0");
+    assert_eq!(store.add_sync(&k).unwrap(), true, "t=0");
     at(50);
-    assert!(store.has_key(&k), "t=50: a read");
+    assert!(store.has_key_sync(&k), "t=50: a read");
     at(90);
-    assert!(store.has_key(&k), "t=90: reads must not extend life");
+    assert!(store.has_key_sync(&k), "t=90: reads must not extend life");
     at(99);
-    assert_eq!(store.add(&k).unwrap(), false, "t=99: still live");
+    assert_eq!(store.add_sync(&k).unwrap(), false, "t=99: still live");
     at(100);
-    assert!(!store.has_key(&k), "t=100: expired at the deadline itself");
+    assert!(
+        !store.has_key_sync(&k),
+        "t=100: expired at the deadline itself"
+    );
     at(101);
-    assert!(!store.has_key(&k), "t=101");
-    assert_eq!(store.add(&k).unwrap(), true, "t=101: a new window opens");
+    assert!(!store.has_key_sync(&k), "t=101");
+    assert_eq!(
+        store.add_sync(&k).unwrap(),
+        true,
+        "t=101: a new window opens"
+    );
     at(150);
     assert_eq!(
-        store.add(&k).unwrap(),
+        store.add_sync(&k).unwrap(),
         false,
         "t=150: duplicate, must not refresh"
     );
     at(200);
-    assert!(store.has_key(&k), "t=200: second window ends at 201");
+    assert!(store.has_key_sync(&k), "t=200: second window ends at 201");
     at(201);
-    assert!(!store.has_key(&k), "t=201: 100 ms after its add, not later");
+    assert!(
+        !store.has_key_sync(&k),
+        "t=201: 100 ms after its add, not later"
+    );
 }
 
 /// `shared/cases/case-09.md`: expired records do not pile up, do not count against capacity,
@@ -76,7 +86,7 @@ fn case_09_expired_records_are_reclaimed_and_free_capacity() {
         let mut added = 0;
         let mut refused = 0;
         for k in &first {
-            match store.add(k) {
+            match store.add_sync(k) {
                 Ok(true) => added += 1,
                 Err(Error::Capacity { capacity: 1000, .. }) => refused += 1,
                 other => panic!("{policy:?}: unexpected {other:?}"),
@@ -99,13 +109,13 @@ fn case_09_expired_records_are_reclaimed_and_free_capacity() {
         let second = keys("reclaim-b", 1000);
         for k in &second {
             assert_eq!(
-                store.add(k).unwrap(),
+                store.add_sync(k).unwrap(),
                 true,
                 "{policy:?}: room again after expiry"
             );
         }
         assert!(
-            second.iter().all(|k| store.has_key(k)),
+            second.iter().all(|k| store.has_key_sync(k)),
             "{policy:?}: none evicted early"
         );
         assert_eq!(store.len(), 1000);
@@ -120,7 +130,7 @@ fn expired_records_are_reclaimed_by_ordinary_use() {
     let mut peak = 0;
     for round in 0..50 {
         for k in keys(&format!("round-{round}"), 2_000) {
-            assert!(store.add(&k).unwrap());
+            assert!(store.add_sync(&k).unwrap());
         }
         clock.advance(ms(20));
         peak = peak.max(store.len());
@@ -139,9 +149,9 @@ fn a_full_rejecting_store_fails_closed() {
         .build()
         .unwrap();
     let k = keys("full", 3);
-    assert!(store.add(&k[0]).unwrap());
-    assert!(store.add(&k[1]).unwrap());
-    let err = store.add(&k[2]).unwrap_err();
+    assert!(store.add_sync(&k[0]).unwrap());
+    assert!(store.add_sync(&k[1]).unwrap());
+    let err = store.add_sync(&k[2]).unwrap_err();
     assert!(
         matches!(
             err,
@@ -154,13 +164,13 @@ fn a_full_rejecting_store_fails_closed() {
     );
     assert!(err.is_retryable());
     assert!(matches!(
-        store.claim(&k[2], ms(100), None),
+        store.claim_sync(&k[2], ms(100), None),
         Err(Error::Capacity { .. })
     ));
-    assert_eq!(store.add(&k[0]).unwrap(), false);
-    assert!(!store.has_key(&k[2]));
-    assert!(store.remove(&k[0]));
-    assert!(store.add(&k[2]).unwrap(), "room after a remove");
+    assert_eq!(store.add_sync(&k[0]).unwrap(), false);
+    assert!(!store.has_key_sync(&k[2]));
+    assert!(store.remove_sync(&k[0]));
+    assert!(store.add_sync(&k[2]).unwrap(), "room after a remove");
 }
 
 /// Eviction makes room with the record nearest its deadline, and documents that the evicted key
@@ -173,17 +183,29 @@ fn eviction_takes_the_record_nearest_its_deadline() {
         .build()
         .unwrap();
     let k = keys("evict", 3);
-    assert!(store.add_with_ttl(&k[0], Duration::from_secs(60)).unwrap());
-    assert!(store.add_with_ttl(&k[1], Duration::from_secs(5)).unwrap());
-    assert!(store.add_with_ttl(&k[2], Duration::from_secs(60)).unwrap());
-    assert!(store.has_key(&k[0]));
     assert!(
-        !store.has_key(&k[1]),
+        store
+            .add_with_ttl_sync(&k[0], Duration::from_secs(60))
+            .unwrap()
+    );
+    assert!(
+        store
+            .add_with_ttl_sync(&k[1], Duration::from_secs(5))
+            .unwrap()
+    );
+    assert!(
+        store
+            .add_with_ttl_sync(&k[2], Duration::from_secs(60))
+            .unwrap()
+    );
+    assert!(store.has_key_sync(&k[0]));
+    assert!(
+        !store.has_key_sync(&k[1]),
         "the soonest-expiring record was evicted"
     );
-    assert!(store.has_key(&k[2]));
+    assert!(store.has_key_sync(&k[2]));
     assert!(
-        store.add(&k[1]).unwrap(),
+        store.add_sync(&k[1]).unwrap(),
         "an evicted key gets through again"
     );
 }
@@ -195,12 +217,12 @@ fn eviction_takes_the_record_nearest_its_deadline() {
 fn case_10_expiry_follows_monotonic_time_only() {
     let (store, clock) = mock_store(Duration::from_secs(10));
     let k = keys("case-10", 1)[0];
-    assert!(store.add(&k).unwrap());
+    assert!(store.add_sync(&k).unwrap());
     clock.advance(Duration::from_millis(10_001)); // (the wall clock jumps back an hour here)
-    assert!(!store.has_key(&k), "expired by elapsed time");
-    assert!(store.add(&k).unwrap());
+    assert!(!store.has_key_sync(&k), "expired by elapsed time");
+    assert!(store.add_sync(&k).unwrap());
     clock.advance(ms(1)); // (the wall clock jumps forward a day here)
-    assert!(store.has_key(&k), "not expired early");
+    assert!(store.has_key_sync(&k), "not expired early");
 
     let src = concat!(
         include_str!("../src/store.rs"),
@@ -221,10 +243,10 @@ fn case_10_expiry_follows_monotonic_time_only() {
 fn the_system_clock_expires_records() {
     let store = MemoryStore::new(ms(30)).unwrap();
     let k = keys("system-clock", 1)[0];
-    assert!(store.add(&k).unwrap());
+    assert!(store.add_sync(&k).unwrap());
     std::thread::sleep(ms(200));
-    assert!(!store.has_key(&k));
-    assert!(store.add(&k).unwrap());
+    assert!(!store.has_key_sync(&k));
+    assert!(store.add_sync(&k).unwrap());
 }
 
 /// The store works with no async runtime: the trait's futures complete at once.
@@ -262,7 +284,7 @@ fn fencing_tokens_increase() {
     let k = keys("tokens", 1)[0];
     let mut last = 0;
     for _ in 0..5 {
-        let Claim::Acquired(lease) = store.claim(&k, ms(10), None).unwrap() else {
+        let Claim::Acquired(lease) = store.claim_sync(&k, ms(10), None).unwrap() else {
             panic!("the key is free");
         };
         assert!(lease.token().get() > last);
@@ -280,7 +302,7 @@ fn concurrent_threads_add_each_key_exactly_once() {
         let handles: Vec<_> = (0..4)
             .map(|_| {
                 let (store, all) = (store.clone(), Arc::clone(&all));
-                s.spawn(move || all.iter().filter(|k| store.add(k).unwrap()).count())
+                s.spawn(move || all.iter().filter(|k| store.add_sync(k).unwrap()).count())
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).sum()
