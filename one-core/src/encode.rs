@@ -534,13 +534,13 @@ impl<S: Sink> Map<'_, S> {
                 "map key serialized without a value".to_owned(),
             ));
         }
-        if let Some(expected) = self.expected {
-            if expected != self.entries.len() {
-                return Err(KeyError::LengthMismatch {
-                    expected,
-                    actual: self.entries.len(),
-                });
-            }
+        if let Some(expected) = self.expected
+            && expected != self.entries.len()
+        {
+            return Err(KeyError::LengthMismatch {
+                expected,
+                actual: self.entries.len(),
+            });
         }
         if self.top && self.entries.is_empty() {
             return Err(KeyError::Empty);

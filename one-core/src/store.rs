@@ -51,7 +51,7 @@ fn duration_millis(d: Duration) -> Result<u64, &'static str> {
         return Err("must be at most 100 years");
     }
     let whole = d.as_millis();
-    let millis = if d.subsec_nanos() % 1_000_000 == 0 {
+    let millis = if d.subsec_nanos().is_multiple_of(1_000_000) {
         whole
     } else {
         whole + 1

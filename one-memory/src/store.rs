@@ -399,22 +399,22 @@ impl MemoryStore {
                 self.unlock(shard);
                 return Ok(Some(answer));
             }
-            if let Some(cap) = &self.inner.capacity {
-                if cap.held.fetch_add(1, Ordering::Relaxed) >= cap.max {
-                    cap.held.fetch_sub(1, Ordering::Relaxed);
-                    // Full: reclaim this shard; failing that, the others (never holding two
-                    // locks at once), then look again from the start.
-                    let swept = if now >= shard.earliest_deadline {
-                        shard.sweep(now)
-                    } else {
-                        0
-                    };
-                    self.unlock(shard);
-                    if swept == 0 {
-                        self.make_room(key, cap)?;
-                    }
-                    continue;
+            if let Some(cap) = &self.inner.capacity
+                && cap.held.fetch_add(1, Ordering::Relaxed) >= cap.max
+            {
+                cap.held.fetch_sub(1, Ordering::Relaxed);
+                // Full: reclaim this shard; failing that, the others (never holding two locks
+                // at once), then look again from the start.
+                let swept = if now >= shard.earliest_deadline {
+                    shard.sweep(now)
+                } else {
+                    0
+                };
+                self.unlock(shard);
+                if swept == 0 {
+                    self.make_room(key, cap)?;
                 }
+                continue;
             }
             let deadline = now.saturating_add(millis.saturating_mul(NANOS_PER_MILLI));
             let lease = match fresh() {
@@ -546,10 +546,10 @@ impl MemoryStore {
         let existing = |entry: &Entry, now: u64| {
             let stored = entry.lease.as_ref();
             let stored_fingerprint = stored.and_then(|l| l.fingerprint.as_ref());
-            if let (Some(asked), Some(stored)) = (fingerprint, stored_fingerprint) {
-                if asked != stored {
-                    return Claim::Mismatch;
-                }
+            if let (Some(asked), Some(stored)) = (fingerprint, stored_fingerprint)
+                && asked != stored
+            {
+                return Claim::Mismatch;
             }
             match stored.map(|s| &**s) {
                 Some(LeaseState {
