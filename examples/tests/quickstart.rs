@@ -1,0 +1,199 @@
+//! The quickstart's numbers, checked against counts computed without `one` at all.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use futures::executor::block_on;
+use one_examples::generate::{DEFAULT_COUNT, DEFAULT_SEED, generate, write_jsonl};
+use one_examples::{Counts, Strictness, dedupe, read_events};
+use one_memory::MemoryStore;
+use serde_json::Value;
+
+fn data_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/storage-events.jsonl")
+}
+
+/// The expected number of processed events per level, in [`Strictness::ALL`] order, and the
+/// number of lines: distinct `(bucket, name)`, distinct `(bucket, name, generation)` and distinct
+/// whole messages, counted with plain `HashSet`s over `serde_json::Value`s. No keys, no stores.
+fn independent_counts() -> ([usize; 3], usize) {
+    let text = std::fs::read_to_string(data_path()).unwrap();
+    let mut objects = HashSet::new();
+    let mut versions = HashSet::new();
+    let mut messages = HashSet::new();
+    let mut total = 0;
+    for line in text.lines() {
+        let message: Value = serde_json::from_str(line).unwrap();
+        let data = &message["data"];
+        let field = |name: &str| data[name].as_str().unwrap().to_owned();
+        objects.insert((field("bucket"), field("name")));
+        versions.insert((field("bucket"), field("name"), field("generation")));
+        let mut canonical = String::new();
+        canonical_json(&message, &mut canonical);
+        messages.insert(canonical);
+        total += 1;
+    }
+    ([objects.len(), versions.len(), messages.len()], total)
+}
+
+/// JSON with object members sorted by name, so equal messages give equal text whatever the
+/// member order (and whatever serde_json features another crate enables).
+fn canonical_json(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut members: Vec<_> = map.iter().collect();
+            members.sort_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (i, (name, member)) in members.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::from(name.as_str()).to_string());
+                out.push(':');
+                canonical_json(member, out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical_json(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+fn dedupe_all() -> Vec<Counts> {
+    let events = read_events(data_path()).unwrap();
+    Strictness::ALL
+        .iter()
+        .map(|&strictness| {
+            let store = MemoryStore::new(Duration::from_secs(24 * 60 * 60)).unwrap();
+            block_on(dedupe(&store, &events, strictness)).unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn dedupe_processes_exactly_the_distinct_objects_versions_and_messages() {
+    let (expected, total) = independent_counts();
+    assert!(total >= 10_000, "the data file has only {total} lines");
+    let counts = dedupe_all();
+    for (i, strictness) in Strictness::ALL.iter().enumerate() {
+        assert_eq!(counts[i].processed, expected[i], "{strictness}: processed");
+        assert_eq!(
+            counts[i].total(),
+            total,
+            "{strictness}: processed + skipped"
+        );
+    }
+    assert!(
+        expected[0] < expected[1] && expected[1] < expected[2] && expected[2] < total,
+        "the levels should tell the stream apart: {expected:?} of {total}"
+    );
+}
+
+#[test]
+fn dedupe_works_through_dyn_store() {
+    let events = read_events(data_path()).unwrap();
+    let store = MemoryStore::new(Duration::from_secs(60)).unwrap();
+    let store: &dyn one_core::Store = &store;
+    let first = block_on(dedupe(store, &events, Strictness::Event)).unwrap();
+    // Every key is now recorded: the whole stream again is all duplicates.
+    let again = block_on(dedupe(store, &events, Strictness::Event)).unwrap();
+    assert_eq!(
+        again,
+        Counts {
+            processed: 0,
+            skipped: first.total()
+        }
+    );
+}
+
+#[test]
+fn the_quickstart_prints_each_levels_counts() {
+    let (expected, total) = independent_counts();
+    let output = Command::new(env!("CARGO_BIN_EXE_quickstart"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "quickstart failed:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains(&format!("{total} notifications")),
+        "{stdout}"
+    );
+    for (i, strictness) in Strictness::ALL.iter().enumerate() {
+        let row = stdout
+            .lines()
+            .find(|line| line.starts_with(strictness.name()))
+            .unwrap_or_else(|| panic!("no row for {strictness}:\n{stdout}"));
+        let numbers: Vec<&str> = row.split_whitespace().collect();
+        assert!(numbers.contains(&expected[i].to_string().as_str()), "{row}");
+        assert!(
+            numbers.contains(&(total - expected[i]).to_string().as_str()),
+            "{row}"
+        );
+    }
+}
+
+#[test]
+fn the_quickstart_reports_a_missing_or_malformed_file_without_panicking() {
+    let dir = std::env::temp_dir().join(format!("one-examples-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = std::fs::read_to_string(data_path()).unwrap();
+    let first_line = good.lines().next().unwrap();
+    let malformed = dir.join("malformed.jsonl");
+    std::fs::write(&malformed, format!("{first_line}\n{{\"messageId\": 42}}\n")).unwrap();
+    let missing = dir.join("missing.jsonl");
+
+    for (path, expect) in [
+        (&missing, "missing.jsonl: "),
+        (&malformed, "malformed.jsonl, line 2: "),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_quickstart"))
+            .arg(path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{stderr}");
+        assert!(stderr.starts_with("quickstart: "), "{stderr}");
+        assert!(stderr.contains(expect), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_shipped_file_is_exactly_what_the_generator_writes() {
+    let mut regenerated = Vec::new();
+    write_jsonl(&generate(DEFAULT_SEED, DEFAULT_COUNT), &mut regenerated).unwrap();
+    let shipped = std::fs::read(data_path()).unwrap();
+    if regenerated != shipped {
+        let line = regenerated
+            .split(|&b| b == b'\n')
+            .zip(shipped.split(|&b| b == b'\n'))
+            .position(|(a, b)| a != b)
+            .map_or_else(
+                || "none (one is a prefix of the other)".into(),
+                |i| (i + 1).to_string(),
+            );
+        panic!(
+            "data/storage-events.jsonl differs from the generator's output ({} against {} bytes; \
+             first differing line: {line}); regenerate it with \
+             `cargo run -p one-examples --bin generate_events`",
+            shipped.len(),
+            regenerated.len()
+        );
+    }
+}
