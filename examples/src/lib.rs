@@ -307,3 +307,8 @@ mod tests {
         assert_eq!(keys[1], make_key(&("b", "o", 7u64)).unwrap());
     }
 }
+
+/// The repository's README, compiled and run as doctests so its examples stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct RootReadme;
