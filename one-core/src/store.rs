@@ -64,7 +64,8 @@ fn duration_millis(d: Duration) -> Result<u64, &'static str> {
 ///
 /// Every successful [`Store::claim`] gets a token no earlier grant on the same key had. Only the
 /// current holder's token can complete, release or extend a claim. Pass it to downstream systems
-/// as a fencing token when they can reject writes from a stale holder.
+/// as a fencing token when they can reject writes from a stale holder. The contract promises
+/// uniqueness only; a backend documents whether its tokens also increase (`one-memory`'s do).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct FencingToken(u64);
 
@@ -189,7 +190,7 @@ pub enum Claim {
 /// takes an absent key for the lease duration and answers [`Claim::Acquired`] with a [`Lease`]
 /// whose [`FencingToken`] no earlier grant on the key had; on a live claim it answers
 /// [`Claim::InProgress`] with the time left; on a completed record (or one written by `add`) it
-/// answers [`Claim::Completed`] with the stored result. Of concurrent claims on one key exactly one
+/// answers [`Claim::Completed`] with the stored result. A stored empty result replays as `Some(vec![])`, not `None`. Of concurrent claims on one key exactly one
 /// acquires it. An unfinished claim expires at its *lease* deadline, never later.
 /// [`complete`](Store::complete) turns the claim into a completed record that lives for `ttl` from
 /// now, storing the optional result bytes. [`release`](Store::release) deletes the claim so that
@@ -200,8 +201,9 @@ pub enum Claim {
 ///
 /// **Fingerprints.** A claim may carry a fingerprint of the request (a [`Key`] of its payload);
 /// the record keeps it through completion. A later claim on the same key with a *different*
-/// fingerprint answers [`Claim::Mismatch`] and changes nothing. A claim without a fingerprint, or
-/// on a record stored without one, is never a mismatch.
+/// fingerprint answers [`Claim::Mismatch`] and changes nothing, whether the record is in progress
+/// or completed. A claim without a fingerprint, or on a record stored without one, is never a
+/// mismatch.
 ///
 /// **Failures.** An operation that cannot answer returns `Err`, promptly: never `Ok(false)` nor
 /// `Ok(true)` as a guess. After an `Err` from a write, whether it took effect is unknown.
@@ -234,18 +236,17 @@ pub enum Claim {
 ///     tokens: std::sync::atomic::AtomicU64,
 /// }
 ///
-/// fn after(millis: u64) -> Instant {
-///     Instant::now() + Duration::from_millis(millis)
-/// }
 ///
 /// impl TinyStore {
-///     /// Runs `f` on the live record of `key` (expired ones are removed first).
-///     fn with<T>(&self, key: &Key, f: impl FnOnce(&mut HashMap<Key, Record>) -> T) -> T {
+///     /// Runs `f` on the records, at one reading of the clock, once an expired record of `key`
+///     /// is removed.
+///     fn with<T>(&self, key: &Key, f: impl FnOnce(&mut HashMap<Key, Record>, Instant) -> T) -> T {
 ///         let mut records = self.records.lock().unwrap();
-///         if records.get(key).is_some_and(|r| r.deadline <= Instant::now()) {
+///         let now = Instant::now();
+///         if records.get(key).is_some_and(|r| r.deadline <= now) {
 ///             records.remove(key);
 ///         }
-///         f(&mut records)
+///         f(&mut records, now)
 ///     }
 ///
 ///     fn held<'a>(records: &'a mut HashMap<Key, Record>, lease: &Lease) -> Result<&'a mut Record, Error> {
@@ -264,33 +265,35 @@ pub enum Claim {
 ///
 ///     async fn add_with_ttl(&self, key: &Key, ttl: Duration) -> Result<bool, Error> {
 ///         let ms = ttl_millis(ttl)?;
-///         Ok(self.with(key, |records| {
+///         Ok(self.with(key, |records, now| {
 ///             if records.contains_key(key) {
 ///                 return false;
 ///             }
-///             let record = Record { deadline: after(ms), holder: None, fingerprint: None, result: None };
+///             let deadline = now + Duration::from_millis(ms);
+///             let record = Record { deadline, holder: None, fingerprint: None, result: None };
 ///             records.insert(*key, record);
 ///             true
 ///         }))
 ///     }
 ///
 ///     async fn has_key(&self, key: &Key) -> Result<bool, Error> {
-///         Ok(self.with(key, |records| records.contains_key(key)))
+///         Ok(self.with(key, |records, _| records.contains_key(key)))
 ///     }
 ///
 ///     async fn remove(&self, key: &Key) -> Result<bool, Error> {
-///         Ok(self.with(key, |records| records.remove(key).is_some()))
+///         Ok(self.with(key, |records, _| records.remove(key).is_some()))
 ///     }
 ///
 ///     async fn claim(&self, key: &Key, lease: Duration, fingerprint: Option<&Key>) -> Result<Claim, Error> {
 ///         let ms = lease_millis(lease)?;
-///         Ok(self.with(key, |records| match records.get(key) {
+///         Ok(self.with(key, |records, now| match records.get(key) {
 ///             Some(r) if fingerprint.is_some() && r.fingerprint.is_some() && r.fingerprint.as_ref() != fingerprint => Claim::Mismatch,
-///             Some(r) if r.holder.is_some() => Claim::InProgress { retry_after: r.deadline - Instant::now() },
+///             Some(r) if r.holder.is_some() => Claim::InProgress { retry_after: r.deadline - now },
 ///             Some(r) => Claim::Completed { result: r.result.clone() },
 ///             None => {
 ///                 let token = self.tokens.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-///                 let record = Record { deadline: after(ms), holder: Some(token), fingerprint: fingerprint.copied(), result: None };
+///                 let deadline = now + Duration::from_millis(ms);
+///                 let record = Record { deadline, holder: Some(token), fingerprint: fingerprint.copied(), result: None };
 ///                 records.insert(*key, record);
 ///                 Claim::Acquired(Lease::new(*key, FencingToken::new(token), Duration::from_millis(ms)))
 ///             }
@@ -299,15 +302,16 @@ pub enum Claim {
 ///
 ///     async fn complete(&self, lease: &Lease, ttl: Duration, result: Option<&[u8]>) -> Result<(), Error> {
 ///         let ms = ttl_millis(ttl)?;
-///         self.with(lease.key(), |records| {
+///         self.with(lease.key(), |records, now| {
 ///             let record = Self::held(records, lease)?;
-///             (record.deadline, record.holder, record.result) = (after(ms), None, result.map(<[u8]>::to_vec));
+///             record.deadline = now + Duration::from_millis(ms);
+///             (record.holder, record.result) = (None, result.map(<[u8]>::to_vec));
 ///             Ok(())
 ///         })
 ///     }
 ///
 ///     async fn release(&self, lease: &Lease) -> Result<(), Error> {
-///         self.with(lease.key(), |records| {
+///         self.with(lease.key(), |records, _| {
 ///             Self::held(records, lease)?;
 ///             records.remove(lease.key());
 ///             Ok(())
@@ -316,8 +320,8 @@ pub enum Claim {
 ///
 ///     async fn extend(&self, lease: &Lease, duration: Duration) -> Result<(), Error> {
 ///         let ms = lease_millis(duration)?;
-///         self.with(lease.key(), |records| {
-///             Self::held(records, lease)?.deadline = after(ms);
+///         self.with(lease.key(), |records, now| {
+///             Self::held(records, lease)?.deadline = now + Duration::from_millis(ms);
 ///             Ok(())
 ///         })
 ///     }
