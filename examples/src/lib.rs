@@ -1,7 +1,9 @@
 #![doc = include_str!("../README.md")]
 
+pub mod backend;
 pub mod event;
 pub mod generate;
+pub mod payments;
 
 use std::fmt;
 use std::fs::File;

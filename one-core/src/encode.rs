@@ -1,9 +1,14 @@
 //! The canonical encoding "v1": the bytes a [`Key`](crate::Key) is hashed from.
 //!
 //! The rules are specified in [`crate::key_format`]; this module is their implementation as a
-//! [`serde::Serializer`]. The encoder writes into a [`Sink`], which is either a byte buffer
+//! [`serde::Serializer`]. The encoder writes into a `Sink`, which is either a byte buffer
 //! ([`to_canonical_bytes`], for tests and other implementations) or the SipHash state directly
-//! (key derivation), so values without maps or structs are hashed without any heap allocation.
+//! (key derivation). Values without maps, structs or unknown-length sequences are hashed without
+//! touching the heap at all; maps and structs are sorted in scratch buffers that each thread
+//! keeps and reuses, so after a thread's first key no derivation allocates.
+
+use std::cell::RefCell;
+use std::fmt;
 
 use serde::ser::{self, Serialize};
 
@@ -39,6 +44,130 @@ impl Sink for Vec<u8> {
     #[inline]
     fn put(&mut self, bytes: &[u8]) {
         self.extend_from_slice(bytes);
+    }
+}
+
+/// Buffers for maps, structs and unknown-length sequences, reused across derivations on a thread.
+#[derive(Default)]
+struct Scratch {
+    bytes: Vec<u8>,
+    entries: Vec<MapEntry>,
+    /// The order in which to write `entries`, as indices.
+    order: Vec<u32>,
+    orders: Orders,
+}
+
+/// The sorted orders of the last few map shapes seen, so that a struct encoded again (the usual
+/// case: one type, many values) is written in order without sorting. A shape is the sequence of
+/// its entries' key prefixes; an order is remembered only when those prefixes alone decide it
+/// (all distinct), so a hit writes exactly what sorting would have.
+#[derive(Default)]
+struct Orders {
+    shapes: Vec<(Vec<u128>, Vec<u32>)>,
+    next: usize,
+}
+
+/// How many shapes each scratch buffer remembers, and the largest map remembered.
+const ORDER_SHAPES: usize = 8;
+const ORDER_MAX_ENTRIES: usize = 64;
+
+impl Orders {
+    #[inline]
+    fn find(&self, entries: &[MapEntry]) -> Option<&[u32]> {
+        self.shapes
+            .iter()
+            .find(|(prefixes, _)| {
+                prefixes.len() == entries.len()
+                    && prefixes.iter().zip(entries).all(|(p, e)| *p == e.prefix)
+            })
+            .map(|(_, order)| order.as_slice())
+    }
+
+    fn remember(&mut self, entries: &[MapEntry], order: &[u32]) {
+        if entries.len() > ORDER_MAX_ENTRIES
+            || order
+                .windows(2)
+                .any(|w| entries[w[0] as usize].prefix >= entries[w[1] as usize].prefix)
+        {
+            return;
+        }
+        let prefixes = entries.iter().map(|e| e.prefix);
+        if self.shapes.len() < ORDER_SHAPES {
+            self.shapes.push((prefixes.collect(), order.to_vec()));
+        } else {
+            let (kept_prefixes, kept_order) = &mut self.shapes[self.next];
+            kept_prefixes.clear();
+            kept_order.clear();
+            // A recycled slot is sized for the largest shape at once, so that a thread that
+            // keys more shapes than are remembered stops allocating after its first round.
+            kept_prefixes.reserve_exact(ORDER_MAX_ENTRIES);
+            kept_order.reserve_exact(ORDER_MAX_ENTRIES);
+            kept_prefixes.extend(prefixes);
+            kept_order.extend_from_slice(order);
+            self.next = (self.next + 1) % ORDER_SHAPES;
+        }
+    }
+}
+
+/// How many scratch buffers a thread keeps (one per level of nesting in use at once), and the
+/// largest one it keeps: an unusually large value's buffer is freed rather than held forever.
+const POOL_DEPTH: usize = 16;
+const POOL_MAX_BYTES: usize = 64 * 1024;
+
+thread_local! {
+    // Boxed on purpose: a scratch buffer moves in and out of the pool as one pointer.
+    #[allow(clippy::vec_box)]
+    static POOL: RefCell<Vec<Box<Scratch>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A [`Scratch`] borrowed from this thread's pool; it goes back, emptied, when dropped (also
+/// on the error paths). Boxed, so that taking and returning one moves a pointer.
+struct Pooled(Option<Box<Scratch>>);
+
+impl Pooled {
+    #[inline]
+    fn take() -> Pooled {
+        // `try_with`: during thread teardown the pool may be gone; a fresh buffer still works.
+        let reused = POOL.try_with(|pool| pool.borrow_mut().pop()).ok().flatten();
+        Pooled(Some(reused.unwrap_or_default()))
+    }
+}
+
+impl std::ops::Deref for Pooled {
+    type Target = Scratch;
+
+    #[inline]
+    fn deref(&self) -> &Scratch {
+        // Only `drop` takes the box out.
+        self.0.as_deref().expect("a pooled scratch buffer")
+    }
+}
+
+impl std::ops::DerefMut for Pooled {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut Scratch {
+        self.0.as_deref_mut().expect("a pooled scratch buffer")
+    }
+}
+
+impl Drop for Pooled {
+    #[inline]
+    fn drop(&mut self) {
+        let Some(mut scratch) = self.0.take() else {
+            return;
+        };
+        if scratch.bytes.capacity() > POOL_MAX_BYTES {
+            return;
+        }
+        scratch.bytes.clear();
+        scratch.entries.clear();
+        scratch.order.clear();
+        let _ = POOL.try_with(|pool| {
+            let mut pool = pool.borrow_mut();
+            if pool.len() < POOL_DEPTH {
+                pool.push(scratch);
+            }
+        });
     }
 }
 
@@ -160,7 +289,7 @@ impl<'a, S: Sink> Encoder<'a, S> {
                     top,
                     expected: Some(n),
                     count: 0,
-                    buf: Vec::new(),
+                    buf: None,
                 }
             }
             None => Seq {
@@ -168,7 +297,7 @@ impl<'a, S: Sink> Encoder<'a, S> {
                 top,
                 expected: None,
                 count: 0,
-                buf: Vec::new(),
+                buf: Some(Pooled::take()),
             },
         }
     }
@@ -178,8 +307,7 @@ impl<'a, S: Sink> Encoder<'a, S> {
             sink: self.sink,
             top: self.top,
             expected: len,
-            buf: Vec::new(),
-            entries: Vec::with_capacity(len.unwrap_or(0)),
+            scratch: Pooled::take(),
             pending_key: None,
         }
     }
@@ -388,8 +516,21 @@ impl<'a, S: Sink> ser::Serializer for Encoder<'a, S> {
         Ok(map)
     }
 
-    fn collect_str<T: std::fmt::Display + ?Sized>(self, value: &T) -> Result<(), KeyError> {
-        self.serialize_str(&value.to_string())
+    fn collect_str<T: fmt::Display + ?Sized>(self, value: &T) -> Result<(), KeyError> {
+        // The length goes first, so the text is formatted into a reused buffer, not a String.
+        struct Text<'b>(&'b mut Vec<u8>);
+        impl fmt::Write for Text<'_> {
+            fn write_str(&mut self, s: &str) -> fmt::Result {
+                self.0.extend_from_slice(s.as_bytes());
+                Ok(())
+            }
+        }
+        let mut scratch = Pooled::take();
+        fmt::write(&mut Text(&mut scratch.bytes), format_args!("{value}"))
+            .expect("a Display implementation returned an error unexpectedly");
+        put_len(self.sink, tag::STR, scratch.bytes.len());
+        self.sink.put(&scratch.bytes);
+        Ok(())
     }
 }
 
@@ -400,16 +541,16 @@ struct Seq<'a, S: Sink> {
     top: bool,
     expected: Option<usize>,
     count: usize,
-    buf: Vec<u8>,
+    /// Only for an unknown length.
+    buf: Option<Pooled>,
 }
 
 impl<S: Sink> Seq<'_, S> {
     fn element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), KeyError> {
         self.count += 1;
-        if self.expected.is_some() {
-            encode_nested(self.sink, value)
-        } else {
-            encode_nested(&mut self.buf, value)
+        match &mut self.buf {
+            None => encode_nested(self.sink, value),
+            Some(buf) => encode_nested(&mut buf.bytes, value),
         }
     }
 
@@ -425,7 +566,9 @@ impl<S: Sink> Seq<'_, S> {
             None => {
                 if !(self.top && self.count == 0) {
                     put_len(self.sink, tag::SEQ, self.count);
-                    self.sink.put(&self.buf);
+                    if let Some(buf) = &self.buf {
+                        self.sink.put(&buf.bytes);
+                    }
                 }
             }
         }
@@ -489,23 +632,70 @@ impl<S: Sink> ser::SerializeTupleVariant for Seq<'_, S> {
     }
 }
 
-/// A map or struct. Entries are encoded into one buffer, then written sorted by their encoded
-/// key bytes (ties, which only a misbehaving `Serialize` can produce, by their value bytes), so
-/// insertion order, `HashMap` seeds and field declaration order never reach the key.
+/// One entry of a map being encoded: where its key and value are in the scratch bytes, and the
+/// first 16 bytes of its encoded key (zero-padded, big-endian) so most comparisons while sorting
+/// are one integer comparison.
+#[derive(Clone, Copy)]
+struct MapEntry {
+    prefix: u128,
+    key_start: usize,
+    value_start: usize,
+    value_end: usize,
+}
+
+/// The first 16 bytes of an encoded key, zero-padded, as a big-endian integer.
+#[inline]
+fn key_prefix(key: &[u8]) -> u128 {
+    if let Some(head) = key.first_chunk::<16>() {
+        u128::from_be_bytes(*head)
+    } else if let (Some(head), Some(tail)) = (key.first_chunk::<8>(), key.last_chunk::<8>()) {
+        // 8 to 15 bytes (a short string, an integer): the tail's last `len - 8` bytes
+        // follow the head, then zeros.
+        let low = u64::from_be_bytes(*tail)
+            .checked_shl(8 * (16 - key.len() as u32))
+            .unwrap_or(0);
+        (u128::from(u64::from_be_bytes(*head)) << 64) | u128::from(low)
+    } else {
+        key.iter()
+            .enumerate()
+            .fold(0, |p, (i, &b)| p | (u128::from(b) << (8 * (15 - i))))
+    }
+}
+
+/// [`key_prefix`] of the encoding of the string `name`, from `name` itself: the tag, the length
+/// (little-endian) and the first seven bytes. A struct's field names are static, so this reads
+/// nothing that was just written.
+#[inline]
+fn str_key_prefix(name: &str) -> u128 {
+    let bytes = name.as_bytes();
+    let head = match bytes.first_chunk::<8>() {
+        Some(head) => u64::from_be_bytes(*head),
+        None => bytes
+            .iter()
+            .enumerate()
+            .fold(0, |p, (i, &b)| p | (u64::from(b) << (8 * (7 - i)))),
+    };
+    (u128::from(tag::STR) << 120)
+        | (u128::from((bytes.len() as u64).swap_bytes()) << 56)
+        | u128::from(head >> 8)
+}
+
+/// A map or struct. Entries are encoded into one scratch buffer, then written sorted by their
+/// encoded key bytes (ties, which only a misbehaving `Serialize` can produce, by their value
+/// bytes), so insertion order, `HashMap` seeds and field declaration order never reach the key.
 struct Map<'a, S: Sink> {
     sink: &'a mut S,
     top: bool,
     expected: Option<usize>,
-    buf: Vec<u8>,
-    /// `(key_start, value_start, value_end)` offsets into `buf`.
-    entries: Vec<(usize, usize, usize)>,
+    scratch: Pooled,
     pending_key: Option<usize>,
 }
 
 impl<S: Sink> Map<'_, S> {
     fn key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), KeyError> {
-        let start = self.buf.len();
-        encode_nested(&mut self.buf, key)?;
+        let bytes = &mut self.scratch.bytes;
+        let start = bytes.len();
+        encode_nested(bytes, key)?;
         self.pending_key = Some(start);
         Ok(())
     }
@@ -515,17 +705,33 @@ impl<S: Sink> Map<'_, S> {
             .pending_key
             .take()
             .ok_or_else(|| KeyError::Serialize("map value serialized before its key".to_owned()))?;
-        let value_start = self.buf.len();
-        encode_nested(&mut self.buf, value)?;
-        self.entries.push((key_start, value_start, self.buf.len()));
+        let Scratch { bytes, entries, .. } = &mut *self.scratch;
+        let value_start = bytes.len();
+        encode_nested(bytes, value)?;
+        entries.push(MapEntry {
+            prefix: key_prefix(&bytes[key_start..value_start]),
+            key_start,
+            value_start,
+            value_end: bytes.len(),
+        });
         Ok(())
     }
 
     fn field<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) -> Result<(), KeyError> {
-        let start = self.buf.len();
-        put_str(&mut self.buf, name);
-        self.pending_key = Some(start);
-        self.value(value)
+        let Scratch { bytes, entries, .. } = &mut *self.scratch;
+        let key_start = bytes.len();
+        put_str(bytes, name);
+        let value_start = bytes.len();
+        let prefix = str_key_prefix(name);
+        debug_assert_eq!(prefix, key_prefix(&bytes[key_start..value_start]));
+        encode_nested(bytes, value)?;
+        entries.push(MapEntry {
+            prefix,
+            key_start,
+            value_start,
+            value_end: bytes.len(),
+        });
+        Ok(())
     }
 
     fn finish(mut self) -> Result<(), KeyError> {
@@ -534,31 +740,53 @@ impl<S: Sink> Map<'_, S> {
                 "map key serialized without a value".to_owned(),
             ));
         }
+        let Scratch {
+            bytes,
+            entries,
+            order,
+            orders,
+        } = &mut *self.scratch;
         if let Some(expected) = self.expected
-            && expected != self.entries.len()
+            && expected != entries.len()
         {
             return Err(KeyError::LengthMismatch {
                 expected,
-                actual: self.entries.len(),
+                actual: entries.len(),
             });
         }
-        if self.top && self.entries.is_empty() {
+        if self.top && entries.is_empty() {
             return Err(KeyError::Empty);
         }
-        let buf = &self.buf;
-        self.entries.sort_unstable_by(|a, b| {
-            buf[a.0..a.1]
-                .cmp(&buf[b.0..b.1])
-                .then_with(|| buf[a.1..a.2].cmp(&buf[b.1..b.2]))
-        });
-        put_len(self.sink, tag::MAP, self.entries.len());
-        for &(key_start, _, value_end) in &self.entries {
-            self.sink.put(&buf[key_start..value_end]);
+        let bytes = &*bytes;
+        let order = match orders.find(entries) {
+            Some(known) => known,
+            None => {
+                // Offsets fit in u32 for any map that fits in memory as a key's input; a
+                // larger one would have failed to allocate long before.
+                order.extend(0..entries.len() as u32);
+                order.sort_unstable_by(|&a, &b| {
+                    let (a, b) = (&entries[a as usize], &entries[b as usize]);
+                    a.prefix.cmp(&b.prefix).then_with(|| {
+                        bytes[a.key_start..a.value_start]
+                            .cmp(&bytes[b.key_start..b.value_start])
+                            .then_with(|| {
+                                bytes[a.value_start..a.value_end]
+                                    .cmp(&bytes[b.value_start..b.value_end])
+                            })
+                    })
+                });
+                orders.remember(entries, order);
+                order
+            }
+        };
+        put_len(self.sink, tag::MAP, entries.len());
+        for &i in order {
+            let e = &entries[i as usize];
+            self.sink.put(&bytes[e.key_start..e.value_end]);
         }
         Ok(())
     }
 }
-
 impl<S: Sink> ser::SerializeMap for Map<'_, S> {
     type Ok = ();
     type Error = KeyError;

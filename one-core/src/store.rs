@@ -186,6 +186,11 @@ pub enum Claim {
 /// a key repeated in the batch is `Ok(true)` once, then `Ok(false)`. The answers are per key, so
 /// one key's failure never hides which others were written.
 ///
+/// **`claim_many`** answers for each key, in order, exactly as `claim` (without a fingerprint)
+/// would have one after another: a key repeated in the batch is `Acquired` once, then
+/// `InProgress`; every lease acquired has its own fencing token. The answers are per key, like
+/// `add_many`'s. A zero or too long lease is refused for every key and nothing is written.
+///
 /// **The lease tier** is for work that can fail half-way. [`claim`](Store::claim) atomically
 /// takes an absent key for the lease duration and answers [`Claim::Acquired`] with a [`Lease`]
 /// whose [`FencingToken`] no earlier grant on the key had; on a live claim it answers
@@ -379,6 +384,20 @@ pub trait Store: Send + Sync {
         fingerprint: Option<&Key>,
     ) -> Result<Claim, Error>;
 
+    /// [`claim`](Store::claim) for each key, without a fingerprint; one answer per key, in
+    /// order. See the [contract](Store#contract).
+    ///
+    /// For a batch of messages: claim them all in one call (one round trip on a backend that
+    /// overrides this), then run the work of those acquired. The default claims one key after
+    /// another.
+    async fn claim_many(&self, keys: &[Key], lease: Duration) -> Vec<Result<Claim, Error>> {
+        let mut answers = Vec::with_capacity(keys.len());
+        for key in keys {
+            answers.push(self.claim(key, lease, None).await);
+        }
+        answers
+    }
+
     /// Turns the claim into a completed record that lives for `ttl` from now, with `result`
     /// stored for replay. [`Error::LeaseLost`] unless `lease` is the live claim.
     async fn complete(
@@ -424,6 +443,9 @@ macro_rules! forward_store {
             }
             async fn claim(&self, key: &Key, lease: Duration, fingerprint: Option<&Key>) -> Result<Claim, Error> {
                 (**self).claim(key, lease, fingerprint).await
+            }
+            async fn claim_many(&self, keys: &[Key], lease: Duration) -> Vec<Result<Claim, Error>> {
+                (**self).claim_many(keys, lease).await
             }
             async fn complete(&self, lease: &Lease, ttl: Duration, result: Option<&[u8]>) -> Result<(), Error> {
                 (**self).complete(lease, ttl, result).await

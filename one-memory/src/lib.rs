@@ -2,6 +2,7 @@
 
 mod clock;
 mod store;
+mod table;
 
 pub use crate::clock::MockClock;
 pub use crate::store::{CapacityPolicy, MemoryStore, MemoryStoreBuilder};

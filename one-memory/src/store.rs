@@ -12,10 +12,15 @@ use one_core::store::{lease_millis, ttl_millis};
 use one_core::{Claim, Error, FencingToken, Key, Lease, Store};
 
 use crate::clock::{Clock, MockClock};
+use crate::table::{Probe, Slot, Table};
 
 const STORE: &str = "memory";
 const NANOS_PER_MILLI: u64 = 1_000_000;
 const DEFAULT_SHARDS: usize = 128;
+/// Slots each operation sweeps once records may have expired; see [`Shard::maybe_sweep`].
+const SWEEP_STEP: usize = 8;
+/// Slots swept before a full table grows.
+const FULL_SWEEP_STEP: usize = 256;
 
 /// What a full store does with a new record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,15 +36,8 @@ pub enum CapacityPolicy {
     EvictSoonestExpiring,
 }
 
-/// The record kept for a key. A plain `add` record is 16 bytes beside its key; only the lease
-/// tier pays for the boxed state.
-struct Entry {
-    /// Nanoseconds on the store's clock at which the record expires (it is expired at this
-    /// instant, not after it).
-    deadline: u64,
-    lease: Option<Box<LeaseState>>,
-}
-
+/// The lease tier's part of a record, kept beside the table: a plain `add` record is 24 bytes
+/// (its key and deadline) and only claims pay for this.
 struct LeaseState {
     /// The live claim's token, or `None` once completed.
     holder: Option<u64>,
@@ -47,35 +45,44 @@ struct LeaseState {
     result: Option<Box<[u8]>>,
 }
 
-impl Entry {
-    #[inline]
-    fn live(&self, now: u64) -> bool {
-        now < self.deadline
-    }
+/// A live record as an operation sees it.
+struct Record<'a> {
+    /// Nanoseconds on the store's clock at which the record expires (it is expired at this
+    /// instant, not after it).
+    deadline: u64,
+    lease: Option<&'a LeaseState>,
+}
 
+impl Record<'_> {
     fn holder(&self) -> Option<u64> {
-        self.lease.as_ref().and_then(|l| l.holder)
+        self.lease.and_then(|l| l.holder)
     }
 }
 
-/// The table's key: the [`Key`]'s bytes. Keys are already uniform hashes, so the table hashes
-/// them by taking their first eight bytes as they are (see [`SlotHasher`]).
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct Slot([u8; 16]);
+/// A key as the table holds it: its bytes as two little-endian words.
+#[inline]
+fn words(key: &Key) -> [u64; 2] {
+    let (low, high) = key.as_bytes().split_at(8);
+    let word = |half: &[u8]| u64::from_le_bytes(half.try_into().unwrap_or_default());
+    [word(low), word(high)]
+}
 
-impl Hash for Slot {
+/// The lease map's key. Keys are already uniform hashes, so it is hashed by taking its first
+/// word as it is (the second one's top bits pick the shard, so they are all alike here).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct LeaseKey([u64; 2]);
+
+impl Hash for LeaseKey {
     #[inline]
     fn hash<H: Hasher>(&self, state: &mut H) {
-        let mut low = [0u8; 8];
-        low.copy_from_slice(&self.0[..8]);
-        state.write_u64(u64::from_le_bytes(low));
+        state.write_u64(self.0[0]);
     }
 }
 
 #[derive(Default)]
-struct SlotHasher(u64);
+struct WordHasher(u64);
 
-impl Hasher for SlotHasher {
+impl Hasher for WordHasher {
     #[inline]
     fn finish(&self) -> u64 {
         self.0
@@ -83,7 +90,7 @@ impl Hasher for SlotHasher {
 
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        // Only reached if `Slot::hash` changes; fold the bytes in rather than misbehave.
+        // Only reached if `LeaseKey::hash` changes; fold the bytes in rather than misbehave.
         for &b in bytes {
             self.0 = self.0.rotate_left(8) ^ u64::from(b);
         }
@@ -95,15 +102,15 @@ impl Hasher for SlotHasher {
     }
 }
 
-type Table = HashMap<Slot, Entry, BuildHasherDefault<SlotHasher>>;
+type Leases = HashMap<LeaseKey, LeaseState, BuildHasherDefault<WordHasher>>;
 
 struct Shard {
     table: Table,
+    /// The lease state of the records that have one (claims, and what they completed into).
+    leases: Leases,
     /// No record in the table expires before this (a lower bound), so a sweep before it
     /// would find nothing.
     earliest_deadline: u64,
-    /// Operations since the last sweep; sweeps are paced so each costs O(1) amortized.
-    ops_since_sweep: usize,
     /// Entries removed since the store last collected this count (for its capacity bound).
     freed: usize,
 }
@@ -112,85 +119,147 @@ impl Shard {
     fn new() -> Self {
         Shard {
             table: Table::default(),
+            leases: Leases::default(),
             earliest_deadline: u64::MAX,
-            ops_since_sweep: 0,
             freed: 0,
         }
     }
 
-    /// The live entry of `slot`; an expired one is removed on the way.
+    /// Finds `key`'s live record, or where it would go; an expired one is removed on the way.
     #[inline]
-    fn live(&mut self, slot: &Slot, now: u64) -> Option<&mut Entry> {
-        // Two lookups on the rare expired path keep the common path to one.
-        match self.table.get(slot) {
-            Some(e) if !e.live(now) => {
-                self.table.remove(slot);
-                self.freed += 1;
-                None
+    fn probe(&mut self, key: &[u64; 2], now: u64) -> Probe {
+        match self.table.find(key) {
+            Probe::Found(i) if now >= self.table.get(i).deadline => {
+                self.remove_at(i);
+                self.table.find(key)
             }
-            Some(_) => self.table.get_mut(slot),
-            None => None,
+            probe => probe,
         }
     }
 
-    /// Removes every expired entry; returns how many, and releases memory when the table has
-    /// become mostly empty.
+    /// The record in slot `i`.
+    #[inline]
+    fn record(&self, i: usize) -> Record<'_> {
+        let slot = self.table.get(i);
+        let lease = if self.leases.is_empty() {
+            None
+        } else {
+            self.leases.get(&LeaseKey(slot.key))
+        };
+        Record {
+            deadline: slot.deadline,
+            lease,
+        }
+    }
+
+    /// Removes the record in slot `i`, with its lease state.
+    fn remove_at(&mut self, i: usize) -> Slot {
+        let slot = self.table.remove_at(i);
+        if !self.leases.is_empty() {
+            self.leases.remove(&LeaseKey(slot.key));
+        }
+        self.freed += 1;
+        slot
+    }
+
+    /// Removes every expired entry at once; returns how many, and releases memory when the
+    /// table has become mostly empty. For [`MemoryStore::purge_expired`] and a full store;
+    /// ordinary operations reclaim a few slots at a time instead ([`maybe_sweep`]).
+    ///
+    /// [`maybe_sweep`]: Self::maybe_sweep
     fn sweep(&mut self, now: u64) -> usize {
         let before = self.table.len();
         let mut earliest = u64::MAX;
-        self.table.retain(|_, e| {
-            let keep = e.live(now);
+        let leases = &mut self.leases;
+        self.table.retain(|slot| {
+            let keep = now < slot.deadline;
             if keep {
-                earliest = earliest.min(e.deadline);
+                earliest = earliest.min(slot.deadline);
+            } else if !leases.is_empty() {
+                leases.remove(&LeaseKey(slot.key));
             }
             keep
         });
         self.earliest_deadline = earliest;
-        self.ops_since_sweep = 0;
-        if self.table.capacity() > 64 && self.table.len() < self.table.capacity() / 4 {
-            self.table.shrink_to(self.table.len() * 2);
+        self.table.shrink_if_sparse();
+        if self.leases.capacity() > 64 && self.leases.len() < self.leases.capacity() / 4 {
+            self.leases.shrink_to(self.leases.len() * 2);
         }
         let removed = before - self.table.len();
         self.freed += removed;
         removed
     }
 
-    /// Reclaims expired entries incrementally: only once something may have expired, and no
-    /// more often than every `len / 4` operations, so the work per operation stays constant.
+    /// Reclaims expired entries incrementally: once something may have expired, every
+    /// operation on the shard looks at the next [`SWEEP_STEP`] slots and removes the expired
+    /// records there. The work per operation is small and bounded (no operation ever waits
+    /// for a whole table to be swept), and a full pass takes about `slots / SWEEP_STEP`
+    /// operations, so expired records never outnumber a small fraction of the live ones.
     #[inline]
     fn maybe_sweep(&mut self, now: u64) {
-        self.ops_since_sweep += 1;
-        if now >= self.earliest_deadline && self.ops_since_sweep > self.table.len() / 4 + 16 {
-            self.sweep(now);
+        if now >= self.earliest_deadline {
+            self.sweep_step(now, SWEEP_STEP);
         }
     }
 
-    /// Inserts a new entry (the slot is known to be free of live records). Before the table
-    /// would grow, expired entries are swept out, so memory follows the live records.
+    fn sweep_step(&mut self, now: u64, budget: usize) {
+        let leases = &mut self.leases;
+        let mut removed = 0;
+        let pass = self.table.sweep_step(budget, now, |slot| {
+            removed += 1;
+            if !leases.is_empty() {
+                leases.remove(&LeaseKey(slot.key));
+            }
+        });
+        self.freed += removed;
+        if let Some(earliest) = pass {
+            self.earliest_deadline = earliest;
+            self.table.shrink_if_sparse();
+        }
+    }
+
+    /// Inserts a new record where `probe` (from [`probe`](Self::probe), just now) says it
+    /// goes. Before the table would grow, expired entries are swept out, so memory follows the
+    /// live records.
     #[inline]
-    fn insert(&mut self, slot: Slot, entry: Entry, now: u64) {
-        if self.table.len() == self.table.capacity() && now >= self.earliest_deadline {
-            self.sweep(now);
+    fn insert(
+        &mut self,
+        key: [u64; 2],
+        probe: Probe,
+        deadline: u64,
+        lease: Option<LeaseState>,
+        now: u64,
+    ) {
+        let slot = Slot { key, deadline };
+        match probe {
+            Probe::Vacant(index) if !self.table.is_full() => {
+                self.table.insert_at(index, slot);
+            }
+            _ => {
+                // Full: reclaim a little more before growing, but never hold up this call
+                // for a whole table.
+                if now >= self.earliest_deadline {
+                    self.sweep_step(now, FULL_SWEEP_STEP);
+                }
+                self.table.insert_new(slot);
+            }
         }
-        self.earliest_deadline = self.earliest_deadline.min(entry.deadline);
-        self.table.insert(slot, entry);
-    }
-
-    /// Removes `slot`'s entry, live or not.
-    fn remove(&mut self, slot: &Slot) -> Option<Entry> {
-        let entry = self.table.remove(slot);
-        self.freed += usize::from(entry.is_some());
-        entry
+        self.earliest_deadline = self.earliest_deadline.min(deadline);
+        if let Some(lease) = lease {
+            self.leases.insert(LeaseKey(key), lease);
+        }
     }
 
     /// Removes the entry nearest its deadline; returns whether there was one.
     fn evict_soonest(&mut self) -> bool {
-        let victim = self
-            .table
-            .iter()
-            .min_by_key(|(_, e)| e.deadline)
-            .map(|(slot, _)| *slot);
-        victim.is_some_and(|slot| self.remove(&slot).is_some())
+        let victim = self.table.iter().min_by_key(|s| s.deadline).map(|s| s.key);
+        match victim.map(|key| self.table.find(&key)) {
+            Some(Probe::Found(i)) => {
+                self.remove_at(i);
+                true
+            }
+            _ => false,
+        }
     }
 }
 
@@ -211,6 +280,8 @@ struct Inner {
     shard_shift: u32,
     clock: Clock,
     default_ttl: Duration,
+    /// `default_ttl` checked and in milliseconds, once.
+    default_millis: u64,
     capacity: Option<Capacity>,
     tokens: AtomicU64,
 }
@@ -291,7 +362,7 @@ impl MemoryStoreBuilder {
     /// [`Error::InvalidTtl`] when the default TTL is zero or over
     /// [`MAX_TTL`](one_core::store::MAX_TTL).
     pub fn build(self) -> Result<MemoryStore, Error> {
-        ttl_millis(self.default_ttl)?;
+        let default_millis = ttl_millis(self.default_ttl)?;
         let shards = self.shards.clamp(1, 1 << 16).next_power_of_two();
         Ok(MemoryStore {
             inner: Arc::new(Inner {
@@ -301,6 +372,7 @@ impl MemoryStoreBuilder {
                 shard_shift: 64 - shards.trailing_zeros(),
                 clock: self.clock.map_or_else(Clock::monotonic, Clock::Mock),
                 default_ttl: self.default_ttl,
+                default_millis,
                 capacity: self.capacity.map(|(max, policy)| Capacity {
                     max,
                     policy,
@@ -347,13 +419,10 @@ impl MemoryStore {
         self.inner.default_ttl
     }
 
+    /// The shard of a key (as [`words`]): the top bits of its second word.
     #[inline]
-    fn shard(&self, key: &Key) -> MutexGuard<'_, Shard> {
-        let mut high = [0u8; 8];
-        high.copy_from_slice(&key.as_bytes()[8..]);
-        let index = u64::from_le_bytes(high)
-            .checked_shr(self.inner.shard_shift)
-            .unwrap_or(0);
+    fn shard(&self, words: &[u64; 2]) -> MutexGuard<'_, Shard> {
+        let index = words[1].checked_shr(self.inner.shard_shift).unwrap_or(0);
         Self::lock(&self.inner.shards[index as usize])
     }
 
@@ -387,15 +456,16 @@ impl MemoryStore {
         key: &Key,
         millis: u64,
         fresh: impl Fn() -> Fresh,
-        existing: impl FnOnce(&Entry, u64) -> T,
+        existing: impl FnOnce(Record<'_>, u64) -> T,
     ) -> Result<Option<T>, Error> {
-        let slot = Slot(*key.as_bytes());
+        let words = words(key);
         loop {
             let now = self.now();
-            let mut shard = self.shard(key);
+            let mut shard = self.shard(&words);
             shard.maybe_sweep(now);
-            if let Some(entry) = shard.live(&slot, now) {
-                let answer = existing(entry, now);
+            let probe = shard.probe(&words, now);
+            if let Probe::Found(i) = probe {
+                let answer = existing(shard.record(i), now);
                 self.unlock(shard);
                 return Ok(Some(answer));
             }
@@ -419,13 +489,13 @@ impl MemoryStore {
             let deadline = now.saturating_add(millis.saturating_mul(NANOS_PER_MILLI));
             let lease = match fresh() {
                 Fresh::Record => None,
-                Fresh::Claim { token, fingerprint } => Some(Box::new(LeaseState {
+                Fresh::Claim { token, fingerprint } => Some(LeaseState {
                     holder: Some(token),
                     fingerprint,
                     result: None,
-                })),
+                }),
             };
-            shard.insert(slot, Entry { deadline, lease }, now);
+            shard.insert(words, probe, deadline, lease, now);
             self.unlock(shard);
             return Ok(None);
         }
@@ -448,7 +518,7 @@ impl MemoryStore {
                         capacity: cap.max,
                     });
                 }
-                let mut shard = self.shard(key);
+                let mut shard = self.shard(&words(key));
                 let evicted = shard.evict_soonest();
                 self.unlock(shard);
                 if evicted {
@@ -476,7 +546,9 @@ impl MemoryStore {
     /// [`Error::Capacity`] when the store is full and its policy is to reject.
     #[inline]
     pub fn add_sync(&self, key: &Key) -> Result<bool, Error> {
-        self.add_with_ttl_sync(key, self.inner.default_ttl)
+        Ok(self
+            .insert_if_absent(key, self.inner.default_millis, || Fresh::Record, |_, _| ())?
+            .is_none())
     }
 
     /// [`add_sync`](Self::add_sync) with a TTL for this record.
@@ -495,21 +567,26 @@ impl MemoryStore {
     /// Whether a live record exists for `key`. Advisory only: decide with `add` or `claim`.
     #[inline]
     pub fn has_key_sync(&self, key: &Key) -> bool {
+        let words = words(key);
         let now = self.now();
-        let mut shard = self.shard(key);
+        let mut shard = self.shard(&words);
         shard.maybe_sweep(now);
-        let live = shard.live(&Slot(*key.as_bytes()), now).is_some();
+        let live = matches!(shard.probe(&words, now), Probe::Found(_));
         self.unlock(shard);
         live
     }
 
     /// Forgets `key`'s record, if live; returns whether there was one.
     pub fn remove_sync(&self, key: &Key) -> bool {
+        let words = words(key);
         let now = self.now();
-        let mut shard = self.shard(key);
-        let entry = shard.remove(&Slot(*key.as_bytes()));
+        let mut shard = self.shard(&words);
+        let removed = match shard.table.find(&words) {
+            Probe::Found(i) => Some(shard.remove_at(i)),
+            Probe::Vacant(_) => None,
+        };
         self.unlock(shard);
-        entry.is_some_and(|e| e.live(now))
+        removed.is_some_and(|slot| now < slot.deadline)
     }
 
     /// [`add_with_ttl_sync`](Self::add_with_ttl_sync) for each key, in order.
@@ -543,15 +620,15 @@ impl MemoryStore {
                 fingerprint: fingerprint.copied(),
             }
         };
-        let existing = |entry: &Entry, now: u64| {
-            let stored = entry.lease.as_ref();
+        let existing = |entry: Record<'_>, now: u64| {
+            let stored = entry.lease;
             let stored_fingerprint = stored.and_then(|l| l.fingerprint.as_ref());
             if let (Some(asked), Some(stored)) = (fingerprint, stored_fingerprint)
                 && asked != stored
             {
                 return Claim::Mismatch;
             }
-            match stored.map(|s| &**s) {
+            match stored {
                 Some(LeaseState {
                     holder: Some(_), ..
                 }) => Claim::InProgress {
@@ -577,15 +654,17 @@ impl MemoryStore {
     fn with_lease<T>(
         &self,
         lease: &Lease,
-        f: impl FnOnce(&mut Shard, &Slot, u64) -> T,
+        f: impl FnOnce(&mut Shard, usize, u64) -> T,
     ) -> Result<T, Error> {
+        let words = words(lease.key());
         let now = self.now();
-        let slot = Slot(*lease.key().as_bytes());
-        let mut shard = self.shard(lease.key());
-        let held = shard
-            .live(&slot, now)
-            .is_some_and(|e| e.holder() == Some(lease.token().get()));
-        let answer = held.then(|| f(&mut shard, &slot, now));
+        let mut shard = self.shard(&words);
+        let answer = match shard.probe(&words, now) {
+            Probe::Found(i) if shard.record(i).holder() == Some(lease.token().get()) => {
+                Some(f(&mut shard, i, now))
+            }
+            _ => None,
+        };
         self.unlock(shard);
         answer.ok_or(Error::LeaseLost { key: *lease.key() })
     }
@@ -602,14 +681,13 @@ impl MemoryStore {
         result: Option<&[u8]>,
     ) -> Result<(), Error> {
         let millis = ttl_millis(ttl)?;
-        self.with_lease(lease, |shard, slot, now| {
+        self.with_lease(lease, |shard, i, now| {
             let deadline = now.saturating_add(millis.saturating_mul(NANOS_PER_MILLI));
-            if let Some(entry) = shard.table.get_mut(slot) {
-                entry.deadline = deadline;
-                if let Some(state) = entry.lease.as_mut() {
-                    state.holder = None;
-                    state.result = result.map(Box::from);
-                }
+            shard.table.set_deadline(i, deadline);
+            let key = LeaseKey(shard.table.get(i).key);
+            if let Some(state) = shard.leases.get_mut(&key) {
+                state.holder = None;
+                state.result = result.map(Box::from);
             }
             shard.earliest_deadline = shard.earliest_deadline.min(deadline);
         })
@@ -621,8 +699,8 @@ impl MemoryStore {
     ///
     /// [`Error::LeaseLost`] unless `lease` is the live claim.
     pub fn release_sync(&self, lease: &Lease) -> Result<(), Error> {
-        self.with_lease(lease, |shard, slot, _| {
-            shard.remove(slot);
+        self.with_lease(lease, |shard, i, _| {
+            shard.remove_at(i);
         })
     }
 
@@ -633,11 +711,9 @@ impl MemoryStore {
     /// [`Error::InvalidLease`]; [`Error::LeaseLost`] unless `lease` is the live claim.
     pub fn extend_sync(&self, lease: &Lease, duration: Duration) -> Result<(), Error> {
         let millis = lease_millis(duration)?;
-        self.with_lease(lease, |shard, slot, now| {
+        self.with_lease(lease, |shard, i, now| {
             let deadline = now.saturating_add(millis.saturating_mul(NANOS_PER_MILLI));
-            if let Some(entry) = shard.table.get_mut(slot) {
-                entry.deadline = deadline;
-            }
+            shard.table.set_deadline(i, deadline);
             shard.earliest_deadline = shard.earliest_deadline.min(deadline);
         })
     }

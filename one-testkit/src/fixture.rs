@@ -37,6 +37,16 @@ pub trait Fixture: Send + Sync + 'static {
     async fn failing_store(&self) -> Option<Self::Store> {
         None
     }
+
+    /// Why this fixture cannot run here (no server to test against, say), or `None` to run.
+    ///
+    /// A check whose fixture answers `Some` passes without running, after printing the reason
+    /// loudly to stderr. Answer `Some` only where skipping is acceptable: a fixture should
+    /// panic instead when the environment demands the backend (as `one-testkit`'s Redis
+    /// fixture does when `CI` or `ONE_REQUIRE_REDIS` is set).
+    fn skip(&self) -> Option<String> {
+        None
+    }
 }
 
 /// How exact a backend's time is, and how hard to push it.
@@ -140,5 +150,9 @@ impl<F: Fixture> Fixture for DynFixture<F> {
     async fn failing_store(&self) -> Option<Arc<dyn Store>> {
         let store = self.0.failing_store().await?;
         Some(Arc::new(store))
+    }
+
+    fn skip(&self) -> Option<String> {
+        self.0.skip()
     }
 }

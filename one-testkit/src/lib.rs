@@ -3,6 +3,11 @@
 pub mod checks;
 mod fixture;
 mod macros;
+#[cfg(feature = "redis-fixture")]
+pub mod redis_cluster;
+#[cfg(feature = "redis-fixture")]
+pub mod redis_server;
+pub mod sim;
 
 use std::future::Future;
 
@@ -80,6 +85,12 @@ pub mod __private {
 
     /// Runs one check under the profile's watchdog.
     pub async fn check<F: Fixture>(fixture: &F, name: &str, check: impl Future<Output = ()>) {
+        if let Some(why) = fixture.skip() {
+            use std::io::Write as _;
+            // Straight to stderr: libtest's capture would hide a println!.
+            let _ = writeln!(std::io::stderr(), "SKIPPED {name}: {why}");
+            return;
+        }
         let limit = fixture.profile().timeout;
         if tokio::time::timeout(limit, check).await.is_err() {
             panic!(

@@ -81,6 +81,7 @@ macro_rules! __for_each_check {
             add_race_on_expired_key_has_one_winner
             add_racing_claim_has_one_winner
             claim_race_has_one_winner
+            claim_many_race_has_one_winner_per_key
             // has_key and remove
             remove_forgets_a_live_record
             remove_of_absent_or_expired_is_false
@@ -89,6 +90,8 @@ macro_rules! __for_each_check {
             add_many_repeated_key_is_new_once
             add_many_of_nothing_is_empty
             add_many_uses_the_ttl
+            claim_many_answers_each_key_in_order
+            claim_many_refuses_a_zero_lease
             // key spaces
             key_spaces_are_independent
             // the lease tier
@@ -118,6 +121,9 @@ macro_rules! __for_each_check {
             run_once_reports_in_progress
             run_once_reports_mismatch
             run_once_reports_a_lost_lease
+            run_once_heartbeat_keeps_the_lease
+            run_once_waits_for_an_in_progress_duplicate
+            run_once_runs_a_batch
         }
     };
 }

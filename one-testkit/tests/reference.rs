@@ -38,6 +38,8 @@ enum Flaw {
     LeaseUsesRecordTtl,
     /// Every grant on a key gets token 1.
     ReusedTokens,
+    /// `complete` writes a completed record whatever is there: no fencing at all.
+    CompleteIgnoresHolder,
     /// `release` deletes whatever record is there.
     ReleaseIgnoresHolder,
     /// `extend` answers `Ok` and changes nothing.
@@ -52,6 +54,9 @@ enum Flaw {
     MissingFingerprintMismatches,
     /// `add_many` answers every key against the state before the batch.
     BatchAgainstSnapshot,
+    /// `claim_many` answers every key against the state before the batch, then takes the
+    /// absent ones without looking again.
+    ClaimBatchAgainstSnapshot,
     /// The failing store answers `add` with `Ok(false)` (case-16).
     FailOpen,
 }
@@ -321,6 +326,48 @@ impl Store for ReferenceStore {
         present.iter().map(|p| Ok(!p)).collect()
     }
 
+    async fn claim_many(&self, keys: &[Key], lease: Duration) -> Vec<Result<Claim, Error>> {
+        if !self.has(Flaw::ClaimBatchAgainstSnapshot) {
+            let mut answers = Vec::with_capacity(keys.len());
+            for key in keys {
+                answers.push(self.claim(key, lease, None).await);
+            }
+            return answers;
+        }
+        let Ok(lease) = self.lease(lease) else {
+            return keys
+                .iter()
+                .map(|_| {
+                    Err(Error::InvalidLease {
+                        lease,
+                        reason: "invalid",
+                    })
+                })
+                .collect();
+        };
+        let present: Vec<Option<Claim>> = keys
+            .iter()
+            .map(|k| {
+                self.with(k, |records, now| {
+                    records
+                        .get_mut(k)
+                        .map(|r| self.claim_existing(r, None, now))
+                })
+            })
+            .collect();
+        tokio::task::yield_now().await;
+        keys.iter()
+            .zip(present)
+            .map(|(key, present)| {
+                Ok(present.unwrap_or_else(|| {
+                    self.with(key, |records, now| {
+                        self.acquire(records, key, lease, None, now)
+                    })
+                }))
+            })
+            .collect()
+    }
+
     async fn claim(
         &self,
         key: &Key,
@@ -360,7 +407,18 @@ impl Store for ReferenceStore {
         self.with(lease.key(), |records, now| {
             let from_claim = self.has(Flaw::CompleteTtlFromClaim);
             let empty_is_none = self.has(Flaw::EmptyResultIsNone);
-            let r = self.held(records, lease)?;
+            let r = if self.has(Flaw::CompleteIgnoresHolder) {
+                records.entry(*lease.key()).or_insert(Record {
+                    deadline: now,
+                    ttl,
+                    claimed_at: now,
+                    holder: None,
+                    fingerprint: None,
+                    result: None,
+                })
+            } else {
+                self.held(records, lease)?
+            };
             r.deadline = if from_claim {
                 r.claimed_at + ttl
             } else {
@@ -532,8 +590,13 @@ mod flaws {
             claim_acquires_then_reports_in_progress,
         ],
         ReusedTokens => [fencing_tokens_are_never_reused, stale_holder_is_refused],
+        CompleteIgnoresHolder => [
+            stale_holder_is_refused,
+            crashed_holder_expires_at_lease_deadline,
+            complete_twice_is_lease_lost,
+        ],
         ReleaseIgnoresHolder => [release_after_complete_is_lease_lost, release_gives_the_key_back],
-        ExtendIgnored => [extend_moves_the_lease_deadline],
+        ExtendIgnored => [extend_moves_the_lease_deadline, run_once_heartbeat_keeps_the_lease],
         CompleteTtlFromClaim => [completed_record_lives_for_its_ttl],
         EmptyResultIsNone => [complete_stores_the_result_for_replay],
         IgnoreFingerprint => [fingerprint_mismatch_is_reported, run_once_reports_mismatch],
@@ -542,6 +605,77 @@ mod flaws {
             record_written_by_add_reads_as_completed,
         ],
         BatchAgainstSnapshot => [add_many_repeated_key_is_new_once],
+        ClaimBatchAgainstSnapshot => [
+            claim_many_answers_each_key_in_order,
+            claim_many_race_has_one_winner_per_key,
+            run_once_runs_a_batch,
+        ],
         FailOpen => [failing_store_fails_closed],
+    }
+}
+
+/// The simulation (`one_testkit::sim`) on the reference store: exactly once when the store is
+/// right, and the harm each broken variant does when it is not.
+mod simulation {
+    use std::time::Duration;
+
+    use one_testkit::sim::{self, Config, Pattern, Report};
+
+    use super::{Flaw, ReferenceFixture};
+
+    fn small() -> Config {
+        Config {
+            messages: 2_000,
+            pattern: Pattern::LeaseAtomicEffect,
+            time_limit: Duration::from_secs(60),
+            ..Config::default()
+        }
+    }
+
+    fn simulate(fixture: ReferenceFixture, config: &Config) -> Report {
+        let report = one_testkit::run(sim::run_on(&fixture, config));
+        eprintln!("{report}");
+        report
+    }
+
+    #[test]
+    fn a_correct_store_applies_every_message_once() {
+        let r = simulate(ReferenceFixture::mock_clock(Flaw::None), &small());
+        assert!(r.finished && r.unacked == 0, "{r}");
+        assert_eq!((r.never_applied, r.applied_more), (0, 0), "{r}");
+        assert!(r.crashes_total() > 0 && r.lease_lost > 0, "{r}");
+    }
+
+    /// Real time, where `advance` sleeps and the store expires leases on its own clock.
+    #[test]
+    fn a_correct_store_on_real_time_applies_every_message_once() {
+        let config = Config {
+            messages: 300,
+            redelivery_window: Duration::from_millis(300),
+            ..small()
+        };
+        let r = simulate(ReferenceFixture::real_time(), &config);
+        assert!(r.finished && r.unacked == 0, "{r}");
+        assert_eq!((r.never_applied, r.applied_more), (0, 0), "{r}");
+    }
+
+    /// Without fencing, a worker whose lease ran out completes after the worker that took
+    /// over: two commits of one message.
+    #[test]
+    fn a_store_without_fencing_lets_a_late_holder_apply_a_message_again() {
+        let r = simulate(
+            ReferenceFixture::mock_clock(Flaw::CompleteIgnoresHolder),
+            &small(),
+        );
+        assert!(r.applied_more > 0, "{r}");
+    }
+
+    #[test]
+    fn a_lease_living_for_the_record_ttl_strands_the_messages_of_crashed_workers() {
+        let r = simulate(
+            ReferenceFixture::mock_clock(Flaw::LeaseUsesRecordTtl),
+            &small(),
+        );
+        assert!(!r.finished && r.never_applied > 0, "{r}");
     }
 }

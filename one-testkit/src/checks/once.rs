@@ -1,9 +1,12 @@
 //! [`RunOnce`](one_core::RunOnce) on top of the store.
 
 use std::io;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use one_core::{Outcome, RunError, RunOnce, Store};
+use tokio::sync::Notify;
 
 use super::expect::*;
 use super::{Keys, LONG, profile};
@@ -173,5 +176,176 @@ pub async fn run_once_reports_a_lost_lease<F: Fixture>(fx: &F) {
     assert!(
         matches!(&again, Ok(Outcome::Ran(s)) if s == "again"),
         "a run after a lost lease: expected Ran(\"again\"), got {again:?}"
+    );
+}
+
+/// **`RunOnce`** with heartbeats: work that runs twice as long as its lease keeps the claim,
+/// because each heartbeat extends it (`extend`); the run completes as `Ran`.
+pub async fn run_once_heartbeat_keeps_the_lease<F: Fixture>(fx: &F) {
+    let p = profile(fx);
+    let keys = Keys::new("run_once_heartbeat_keeps_the_lease");
+    let store = fx.store(LONG).await;
+    let k = keys.key("k");
+    // The heartbeat's timer is driven by the work, so that each beat comes exactly between two
+    // steps of the store's time: `beat` lets one beat go, `waiting` says the heartbeat is
+    // waiting for the next (so the previous extend has finished).
+    let (beat, waiting) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let (b, w) = (Arc::clone(&beat), Arc::clone(&waiting));
+    let once = RunOnce::new(p.ttl, LONG).heartbeat(p.ttl / 2, move |_| {
+        w.notify_one();
+        let b = Arc::clone(&b);
+        async move { b.notified().await }
+    });
+
+    let heartbeat_waits = || async {
+        let waited = tokio::time::timeout(LONG, waiting.notified()).await;
+        assert!(
+            waited.is_ok(),
+            "the heartbeat stopped: an extend answered LeaseLost while the claim was live"
+        );
+    };
+    let run = once
+        .run(&store, &k, || async {
+            for _ in 0..4 {
+                heartbeat_waits().await;
+                fx.advance(p.ttl / 2).await;
+                // Stop once the claim is gone (an extend did not extend it): the heartbeat
+                // has stopped too, and completing reports the lost lease.
+                if !store.has_key(&k).await.unwrap_or(true) {
+                    break;
+                }
+                beat.notify_one();
+            }
+            Ok::<_, io::Error>("long".to_string())
+        })
+        .await;
+    assert!(
+        matches!(&run, Ok(Outcome::Ran(s)) if s == "long"),
+        "work running for 2 leases with a heartbeat every half lease: expected Ran(\"long\"), \
+         got {run:?}"
+    );
+    expect_completed(
+        store.claim(&k, LONG, None).await,
+        Some(b"long"),
+        "claim after the long run",
+    );
+}
+
+/// **`RunOnce`** with waiting: a run that finds the key in progress waits for the holder; when
+/// the holder completes, the run answers `Duplicate` with its result. When the holder does not
+/// finish within the wait's timeout, the run answers `InProgress`. The work never runs.
+pub async fn run_once_waits_for_an_in_progress_duplicate<F: Fixture>(fx: &F) {
+    let keys = Keys::new("run_once_waits_for_an_in_progress_duplicate");
+    let store = fx.store(LONG).await;
+    let (k, stuck) = (keys.key("k"), keys.key("stuck"));
+    let runs = AtomicUsize::new(0);
+
+    let other = expect_acquired(
+        store.claim(&k, LONG, None).await,
+        &k,
+        "claim by another worker",
+    );
+    let sleeping = Arc::new(Notify::new());
+    let s = Arc::clone(&sleeping);
+    let once = RunOnce::new(LONG, LONG).wait(Duration::from_secs(5), move |d| {
+        s.notify_one();
+        tokio::time::sleep(d)
+    });
+    let (waited, completed) = tokio::join!(once.run(&store, &k, || work(&runs, "second")), async {
+        // The other worker completes once the run has found the key in progress and sleeps.
+        sleeping.notified().await;
+        store
+            .complete(&other, LONG, Some(b"first".as_slice()))
+            .await
+    });
+    expect_ok(completed, "complete by the other worker");
+    assert!(
+        matches!(&waited, Ok(Outcome::Duplicate(Some(bytes))) if bytes == b"first"),
+        "a run waiting for the holder, which completes: expected Duplicate(Some(b\"first\")), \
+         got {waited:?}"
+    );
+
+    let _holder = expect_acquired(
+        store.claim(&stuck, LONG, None).await,
+        &stuck,
+        "claim(stuck)",
+    );
+    let brief = RunOnce::new(LONG, LONG).wait(Duration::from_millis(50), tokio::time::sleep);
+    let gave_up = brief.run(&store, &stuck, || work(&runs, "never")).await;
+    assert!(
+        matches!(&gave_up, Ok(Outcome::InProgress { retry_after }) if !retry_after.is_zero() && *retry_after <= LONG),
+        "a run waiting 50 ms for a holder with a 60 s lease: expected InProgress, got {gave_up:?}"
+    );
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        0,
+        "a waiting run never does the work"
+    );
+}
+
+/// **`RunOnce::run_many`** (on `claim_many`): runs the work of each key it acquired, answers the
+/// others (`Duplicate` with the stored result, `InProgress`, the copy of a key already in the
+/// batch `InProgress`), completes each run on its own, and releases a run whose work fails.
+pub async fn run_once_runs_a_batch<F: Fixture>(fx: &F) {
+    let keys = Keys::new("run_once_runs_a_batch");
+    let store = fx.store(LONG).await;
+    let [a, held, done, b, failing] = ["a", "held", "done", "b", "failing"].map(|n| keys.key(n));
+    let _other = expect_acquired(store.claim(&held, LONG, None).await, &held, "claim(held)");
+    let finished = expect_acquired(store.claim(&done, LONG, None).await, &done, "claim(done)");
+    expect_ok(
+        store
+            .complete(&finished, LONG, Some(b"earlier".as_slice()))
+            .await,
+        "complete(done)",
+    );
+    let runs = AtomicUsize::new(0);
+    let once = RunOnce::new(LONG, LONG);
+
+    let batch = [a, held, done, b, a, failing];
+    let outcomes = once
+        .run_many(&store, &batch, |i| {
+            let runs = &runs;
+            async move {
+                runs.fetch_add(1, Ordering::SeqCst);
+                if i == 5 {
+                    return Err(io::Error::other("downstream is down"));
+                }
+                Ok(format!("ran {i}"))
+            }
+        })
+        .await;
+    assert_eq!(
+        outcomes.len(),
+        batch.len(),
+        "one outcome per key: {outcomes:?}"
+    );
+    let expected = [
+        matches!(&outcomes[0], Ok(Outcome::Ran(s)) if s == "ran 0"),
+        matches!(&outcomes[1], Ok(Outcome::InProgress { .. })),
+        matches!(&outcomes[2], Ok(Outcome::Duplicate(Some(r))) if r == b"earlier"),
+        matches!(&outcomes[3], Ok(Outcome::Ran(s)) if s == "ran 3"),
+        matches!(&outcomes[4], Ok(Outcome::InProgress { .. })),
+        matches!(&outcomes[5], Err(RunError::Work(_))),
+    ];
+    assert!(
+        expected.iter().all(|&ok| ok),
+        "run_many([a, held, done, b, a, failing]): expected [Ran, InProgress, Duplicate, Ran, \
+         InProgress, Err(Work)], got {outcomes:?}"
+    );
+    assert_eq!(runs.load(Ordering::SeqCst), 3, "only the acquired keys run");
+    expect_completed(
+        store.claim(&a, LONG, None).await,
+        Some(b"ran 0"),
+        "claim(a) after the batch",
+    );
+    expect_completed(
+        store.claim(&b, LONG, None).await,
+        Some(b"ran 3"),
+        "claim(b) after the batch",
+    );
+    expect_bool(
+        store.has_key(&failing).await,
+        false,
+        "has_key of the key whose work failed: released",
     );
 }

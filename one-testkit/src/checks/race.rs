@@ -192,3 +192,54 @@ pub async fn claim_race_has_one_winner<F: Fixture>(fx: &F) {
         );
     }
 }
+
+/// **`claim_many`**: of concurrent batches over the same keys (each in another order), every key
+/// is acquired by exactly one batch; all other answers for it are `InProgress`.
+/// `profile.race_rounds / 10` rounds (at least one) of 32 batches of 16 keys.
+pub async fn claim_many_race_has_one_winner_per_key<F: Fixture>(fx: &F) {
+    const KEYS: usize = 16;
+    let p = profile(fx);
+    let keys = Keys::new("claim_many_race_has_one_winner_per_key");
+    let store = Arc::new(fx.store(LONG).await);
+    for round in 0..(p.race_rounds / 10).max(1) {
+        let batch: Vec<_> = (0..KEYS)
+            .map(|i| keys.nth(&format!("round {round}"), i))
+            .collect();
+        let answers = race(&store, RACERS, |store, racer| {
+            // Racer r claims the keys starting from key r, wrapping around.
+            let mut mine = batch.clone();
+            mine.rotate_left(racer % KEYS);
+            async move {
+                let answers = store.claim_many(&mine, LONG).await;
+                (mine, answers)
+            }
+        })
+        .await;
+        let mut acquired = vec![0usize; KEYS];
+        for (mine, answers) in &answers {
+            assert_eq!(
+                answers.len(),
+                KEYS,
+                "round {round}: claim_many must answer once per key: {answers:?}"
+            );
+            for (key, answer) in mine.iter().zip(answers) {
+                let index = batch.iter().position(|k| k == key).expect("a batch key");
+                match answer {
+                    Ok(Claim::Acquired(lease)) => {
+                        assert_eq!(lease.key(), key, "round {round}: a lease on another key");
+                        acquired[index] += 1;
+                    }
+                    Ok(Claim::InProgress { .. }) => {}
+                    other => panic!(
+                        "round {round}: a batch answered {other:?} for a key only ever claimed"
+                    ),
+                }
+            }
+        }
+        assert!(
+            acquired.iter().all(|&n| n == 1),
+            "round {round}: {RACERS} concurrent claim_many over the same {KEYS} keys must \
+             acquire each key exactly once; acquisitions per key: {acquired:?}"
+        );
+    }
+}
