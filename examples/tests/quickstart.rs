@@ -119,10 +119,28 @@ fn dedupe_works_through_dyn_store() {
 
 #[test]
 fn the_quickstart_prints_each_levels_counts() {
+    let mut quickstart = Command::new(env!("CARGO_BIN_EXE_quickstart"));
+    quickstart.env_remove("ONE_REDIS_URL");
+    assert_prints_each_levels_counts(&mut quickstart);
+}
+
+/// Issue 3: the quickstart gives the same counts on Redis as in memory.
+#[test]
+fn the_quickstart_gives_the_same_counts_on_redis() {
+    let Some(server) = one_testkit::redis_server::RedisServer::shared("quickstart on Redis") else {
+        return; // skipped loudly by `shared` (or it panicked, where Redis is required)
+    };
+    let mut quickstart = Command::new(env!("CARGO_BIN_EXE_quickstart"));
+    quickstart.env("ONE_REDIS_URL", server.url());
+    let stdout = assert_prints_each_levels_counts(&mut quickstart);
+    assert!(stdout.contains("on redis"), "{stdout}");
+}
+
+/// Runs the quickstart and checks every level's row against counts made without the library;
+/// returns what it printed.
+fn assert_prints_each_levels_counts(quickstart: &mut Command) -> String {
     let (expected, total) = independent_counts();
-    let output = Command::new(env!("CARGO_BIN_EXE_quickstart"))
-        .output()
-        .unwrap();
+    let output = quickstart.output().unwrap();
     let stdout = String::from_utf8(output.stdout).unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -145,6 +163,7 @@ fn the_quickstart_prints_each_levels_counts() {
             "{row}"
         );
     }
+    stdout
 }
 
 #[test]

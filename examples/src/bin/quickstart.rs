@@ -6,15 +6,15 @@
 //! ```
 //!
 //! `PATH` defaults to the shipped `examples/data/storage-events.jsonl`. The store is the
-//! in-memory one, used through the `Store` trait: the same `dedupe` runs on any backend.
+//! in-memory one, or Redis when `ONE_REDIS_URL` is set (`ONE_REDIS_URL=redis://127.0.0.1:6379`),
+//! used through the `Store` trait: the same `dedupe` runs on any backend, with the same counts.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use one_core::Store;
+use one_examples::backend::Backend;
 use one_examples::{Strictness, dedupe, read_events};
-use one_memory::MemoryStore;
 
 /// How long a notification is remembered: Pub/Sub retains unacknowledged messages for 7 days by
 /// default, but redeliveries come within hours, and a day comfortably covers this stream.
@@ -40,18 +40,24 @@ fn run() -> Result<(), String> {
         let hint = "\n(regenerate it with `cargo run -p one-examples --bin generate_events`)";
         format!("{err}{}", if shipped { hint } else { "" })
     })?;
-    println!("{}: {} notifications\n", path.display(), events.len());
+    let backend = Backend::from_env();
+    println!(
+        "{}: {} notifications, on {backend}\n",
+        path.display(),
+        events.len()
+    );
     println!(
         "{:<8} {:<26} {:>9} {:>8} {:>10}",
         "level", "key fields", "processed", "skipped", "time"
     );
     for strictness in Strictness::ALL {
-        // A fresh store per level, so that each level sees the stream from the start.
-        let store =
-            MemoryStore::new(TTL).map_err(|err| format!("cannot create the store: {err}"))?;
-        let store: &dyn Store = &store;
+        // A fresh store per level (on Redis, a fresh key prefix), so that each level sees the
+        // stream from the start.
+        let store = backend
+            .store("quickstart", TTL)
+            .map_err(|err| format!("cannot create the store: {err}"))?;
         let started = Instant::now();
-        let counts = futures::executor::block_on(dedupe(store, &events, strictness))
+        let counts = block_on(&backend, dedupe(&*store, &events, strictness))
             .map_err(|err| format!("{strictness}: the store failed: {err}"))?;
         let elapsed = started.elapsed();
         println!(
@@ -71,4 +77,17 @@ fn run() -> Result<(), String> {
         println!("(a debug build: run with --release for representative times)");
     }
     Ok(())
+}
+
+/// Runs `work` to completion: on the calling thread for the in-memory store, which needs no
+/// runtime, and on a tokio runtime for Redis, whose connections need one.
+fn block_on<T>(backend: &Backend, work: impl std::future::Future<Output = T>) -> T {
+    match backend {
+        Backend::Memory => futures::executor::block_on(work),
+        Backend::Redis(_) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime")
+            .block_on(work),
+    }
 }
