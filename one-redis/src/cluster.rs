@@ -236,7 +236,7 @@ impl RedisClusterStore {
             .transport
             .shared
             .current()
-            .masters
+            .masters()
             .iter()
             .map(|m| m.address.to_string())
             .collect()
@@ -304,9 +304,10 @@ struct ClusterNode {
 /// The slot map: which master serves each slot.
 #[derive(Default, Clone)]
 struct Topology {
-    /// For each slot, the index of its master in `masters`, or [`UNSERVED`].
+    /// For each slot, the index of its master in `nodes`, or [`UNSERVED`].
     slots: Vec<u16>,
-    masters: Vec<Arc<ClusterNode>>,
+    /// The masters, and nodes that redirections pointed to (which may serve no slot yet).
+    nodes: Vec<Arc<ClusterNode>>,
 }
 
 const UNSERVED: u16 = u16::MAX;
@@ -314,11 +315,25 @@ const UNSERVED: u16 = u16::MAX;
 impl Topology {
     fn owner(&self, slot: u16) -> Option<&Arc<ClusterNode>> {
         let index = *self.slots.get(usize::from(slot))?;
-        self.masters.get(usize::from(index))
+        self.nodes.get(usize::from(index))
     }
 
     fn find(&self, address: &Address) -> Option<&Arc<ClusterNode>> {
-        self.masters.iter().find(|m| m.address == *address)
+        self.nodes.iter().find(|m| m.address == *address)
+    }
+
+    /// The nodes that serve at least one slot, in slot order.
+    fn masters(&self) -> Vec<&Arc<ClusterNode>> {
+        let mut seen = vec![false; self.nodes.len()];
+        let mut masters = Vec::new();
+        for &index in &self.slots {
+            if let Some(node) = self.nodes.get(usize::from(index))
+                && !std::mem::replace(&mut seen[usize::from(index)], true)
+            {
+                masters.push(node);
+            }
+        }
+        masters
     }
 }
 
@@ -358,13 +373,13 @@ impl Shared {
     /// The slot map, loaded from the cluster on first use.
     async fn topology(&self) -> Result<Arc<Topology>, Error> {
         let current = self.current();
-        if !current.masters.is_empty() {
+        if !current.nodes.is_empty() {
             return Ok(current);
         }
         let failures = self.load_failures.load(Ordering::Acquire);
         let _loading = self.loading.lock().await;
         let current = self.current();
-        if !current.masters.is_empty() {
+        if !current.nodes.is_empty() {
             return Ok(current);
         }
         if self.load_failures.load(Ordering::Acquire) != failures
@@ -428,7 +443,7 @@ impl Shared {
     async fn refresh(&self) -> Result<Arc<Topology>, Error> {
         *lock(&self.last_refresh) = Some(Instant::now());
         let current = self.current();
-        let mut candidates = current.masters.clone();
+        let mut candidates = current.nodes.clone();
         if !candidates.is_empty() {
             // Spread the asking over the masters.
             let start = rand::random_range(0..candidates.len());
@@ -457,13 +472,13 @@ impl Shared {
                 Ok((slots, addresses)) => {
                     let known = Topology {
                         slots: Vec::new(),
-                        masters: candidates.clone(),
+                        nodes: candidates.clone(),
                     };
-                    let masters = addresses
+                    let nodes = addresses
                         .iter()
                         .map(|address| self.node_at(address, &known))
                         .collect::<Result<Vec<_>, Error>>()?;
-                    let topology = Arc::new(Topology { slots, masters });
+                    let topology = Arc::new(Topology { slots, nodes });
                     *self
                         .topology
                         .write()
@@ -499,31 +514,42 @@ impl Shared {
         });
     }
 
-    /// Records that `slot` is served by the master at `address` now (a `MOVED` reply), and
-    /// returns that master.
-    fn moved(&self, slot: u16, address: &Address) -> Result<Arc<ClusterNode>, Error> {
+    /// The node at `address` that a redirection points to, kept with the slot map so that
+    /// later redirections reuse its pool; with `moved`, the slot is recorded as served there
+    /// now (a `MOVED` reply; an `ASK` is for its one call only).
+    fn redirected(&self, address: &Address, moved: Option<u16>) -> Result<Arc<ClusterNode>, Error> {
+        let known = |topology: &Topology| {
+            let node = topology.find(address)?;
+            let owns = |slot| {
+                topology
+                    .owner(slot)
+                    .is_some_and(|owner| Arc::ptr_eq(owner, node))
+            };
+            moved.is_none_or(owns).then(|| Arc::clone(node))
+        };
+        if let Some(node) = known(&self.current()) {
+            return Ok(node);
+        }
         let mut guard = self
             .topology
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(node) = guard.find(address)
-            && guard
-                .owner(slot)
-                .is_some_and(|owner| Arc::ptr_eq(owner, node))
-        {
-            return Ok(Arc::clone(node));
+        if let Some(node) = known(&guard) {
+            return Ok(node);
         }
         let node = self.node_at(address, &guard)?;
         let mut topology = Topology::clone(&guard);
-        let index = match topology.masters.iter().position(|m| Arc::ptr_eq(m, &node)) {
+        let index = match topology.nodes.iter().position(|m| Arc::ptr_eq(m, &node)) {
             Some(index) => index,
             None => {
-                topology.masters.push(Arc::clone(&node));
-                topology.masters.len() - 1
+                topology.nodes.push(Arc::clone(&node));
+                topology.nodes.len() - 1
             }
         };
-        if topology.slots.len() == usize::from(SLOTS) {
-            topology.slots[usize::from(slot)] = u16::try_from(index).unwrap_or(UNSERVED);
+        if let Some(slot) = moved
+            && let Some(owner) = topology.slots.get_mut(usize::from(slot))
+        {
+            *owner = u16::try_from(index).unwrap_or(UNSERVED);
         }
         *guard = Arc::new(topology);
         Ok(node)
@@ -773,10 +799,10 @@ impl Transport for Cluster {
                     let (target, asking) = match redirection(&reply, from) {
                         Some(Redirection::Moved(slot, address)) => {
                             shared.refresh_soon();
-                            (shared.moved(slot, &address), false)
+                            (shared.redirected(&address, Some(slot)), false)
                         }
                         Some(Redirection::Ask(_, address)) => {
-                            (shared.node_at(&address, &shared.current()), true)
+                            (shared.redirected(&address, None), true)
                         }
                         None => {
                             if calls_for_refresh(&reply) {

@@ -1,8 +1,8 @@
 //! The cluster store's own behaviour on real Redis Clusters of three masters: one command per
 //! add on the key's master, batches split by master, keys spread over every master, a master
-//! stopped mid-run, a slot migrated mid-run (`ASK`, then `MOVED`). Each test that stops,
-//! reshards or counts spawns a cluster of its own (`RedisCluster::private`); the others share
-//! one.
+//! stopped mid-run, a hung master, a failover to a replica, a slot migrated mid-run (`ASK`, then
+//! `MOVED`). Each test that stops, reshards or counts spawns a cluster of its own
+//! (`RedisCluster::private`); the others share one.
 
 mod common;
 
@@ -445,6 +445,110 @@ async fn a_master_stopped_mid_run() {
             panic!("a fresh key on the restarted master is free");
         };
         store.complete(&lease, MINUTE, Some(b"done")).await.unwrap();
+    }
+}
+
+/// A master with a replica stops: its keys fail promptly until the cluster promotes the
+/// replica, then the same store finds the new master by itself (no call answers a guess in
+/// between), and the records the replica had received are still there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failover_is_followed() {
+    let Some(cluster) = RedisCluster::private(
+        "a_failover_is_followed",
+        RedisCluster::builder().replicas(1),
+    ) else {
+        return;
+    };
+    let space = fresh_space("cluster failover");
+    let store = store(cluster.urls());
+    let before = keys_on_each_master(&store, &space, "before", 5);
+    let fresh = keys_on_each_master(&store, &space, "fresh", 250);
+    for k in before.iter().flatten() {
+        assert_eq!(store.add(k).await.unwrap(), true);
+    }
+    // Let the replica receive everything, so that the failover loses nothing here.
+    let mut master = admin(cluster.masters()[1].url()).await;
+    let mut replica = admin(cluster.replicas_of(1)[0].url()).await;
+    let synced = tokio::time::Instant::now();
+    loop {
+        let offset = |info: String, field: &str| {
+            info.lines()
+                .find_map(|l| l.trim().strip_prefix(field).map(str::to_owned))
+                .unwrap_or_default()
+        };
+        let at_master = offset(
+            run(&mut master, &["INFO", "replication"]).await,
+            "master_repl_offset:",
+        );
+        let at_replica = offset(
+            run(&mut replica, &["INFO", "replication"]).await,
+            "slave_repl_offset:",
+        );
+        if !at_master.is_empty() && at_master == at_replica {
+            break;
+        }
+        assert!(
+            synced.elapsed() < Duration::from_secs(10),
+            "the replica syncs"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let promoted = cluster.replicas_of(1)[0].port().to_string();
+    let old = cluster.masters()[1].port().to_string();
+    assert!(store.masters().iter().any(|m| m.ends_with(&old)));
+
+    cluster.masters()[1].stop();
+    let stopped = tokio::time::Instant::now();
+    let mut failures = 0;
+    let mut fresh_keys = fresh[1].iter();
+    loop {
+        let k = fresh_keys.next().expect("enough fresh keys");
+        let (answer, _) = promptly("add during the failover", store.add(k)).await;
+        match answer {
+            Ok(true) => break,
+            Ok(false) => panic!("a fresh key answered Ok(false) during a failover"),
+            Err(e) => {
+                assert!(e.is_retryable(), "{e:?}");
+                failures += 1;
+            }
+        }
+        // The other masters are not held up.
+        assert_eq!(store.has_key(&before[0][0]).await.unwrap(), true);
+        assert_eq!(store.has_key(&before[2][0]).await.unwrap(), true);
+        assert!(
+            stopped.elapsed() < Duration::from_secs(20),
+            "the store follows the failover"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!(
+        "failover: master 1 stopped; {failures} failed adds on its keys, then the promoted \
+         replica answered, {:?} after the stop; masters now {:?}",
+        stopped.elapsed(),
+        store.masters()
+    );
+    assert!(
+        failures > 0,
+        "the master's keys failed while nobody served them"
+    );
+    assert!(store.masters().iter().any(|m| m.ends_with(&promoted)));
+    assert!(!store.masters().iter().any(|m| m.ends_with(&old)));
+    // What the replica had received survived: duplicates stay duplicates.
+    for k in &before[1] {
+        assert_eq!(store.add(k).await.unwrap(), false);
+    }
+    let Claim::Acquired(lease) = store.claim(&fresh[1][249], MINUTE, None).await.unwrap() else {
+        panic!("a fresh key on the new master is free");
+    };
+    store.complete(&lease, MINUTE, None).await.unwrap();
+
+    // The old master comes back as a replica of the new one; nothing changes for the store.
+    cluster.masters()[1]
+        .start()
+        .expect("the old master starts again");
+    wait_healthy(&cluster);
+    for k in before.iter().flatten() {
+        assert_eq!(store.add(k).await.unwrap(), false);
     }
 }
 

@@ -7,9 +7,10 @@
 //! 2. Three `redis-server` processes from `PATH`, each a [cluster
 //!    node](crate::redis_server::RedisServerBuilder::cluster_node) on free loopback ports in a
 //!    temporary directory of its own, formed into a cluster of three masters without replicas
-//!    (`CLUSTER SET-CONFIG-EPOCH`, `CLUSTER ADDSLOTSRANGE`, `CLUSTER MEET`: no `redis-cli`
-//!    needed), and used once every node reports `cluster_state:ok` and knows every other node
-//!    and every slot. Each process is stopped when the [`RedisCluster`] is dropped, and, for the
+//!    (`CLUSTER SET-CONFIG-EPOCH`, `CLUSTER ADDSLOTSRANGE`, `CLUSTER MEET`, and `CLUSTER
+//!    REPLICATE` for [replicas](RedisClusterBuilder::replicas): no `redis-cli` needed), and used
+//!    once every node reports `cluster_state:ok` and knows every other node and every slot, and
+//!    every replica is in sync. Each process is stopped when the [`RedisCluster`] is dropped, and, for the
 //!    shared cluster (a `static`, never dropped), when the test process ends however it ends
 //!    (see [`redis_server`](crate::redis_server)).
 //! 3. Otherwise the test is skipped with a loud notice on stderr, or fails when `CI` or
@@ -63,6 +64,7 @@ pub fn skip(test: &str, why: &str) {
 pub struct RedisCluster {
     urls: Vec<String>,
     nodes: Vec<RedisServer>,
+    masters: usize,
 }
 
 /// Configures a spawned [`RedisCluster`]: from [`RedisCluster::builder`].
@@ -70,6 +72,7 @@ pub struct RedisCluster {
 #[must_use]
 pub struct RedisClusterBuilder {
     masters: usize,
+    replicas: usize,
     args: Vec<String>,
 }
 
@@ -77,6 +80,7 @@ impl Default for RedisClusterBuilder {
     fn default() -> Self {
         RedisClusterBuilder {
             masters: 3,
+            replicas: 0,
             args: Vec::new(),
         }
     }
@@ -86,6 +90,14 @@ impl RedisClusterBuilder {
     /// The number of masters (default 3), each serving an equal share of the slots.
     pub fn masters(mut self, masters: usize) -> Self {
         self.masters = masters.max(1);
+        self
+    }
+
+    /// The number of replicas of each master (default 0). With replicas the cluster fails over
+    /// by itself: `cluster-node-timeout` (3 s) after a master stops, one of its replicas takes
+    /// its slots.
+    pub fn replicas(mut self, replicas: usize) -> Self {
+        self.replicas = replicas;
         self
     }
 
@@ -110,8 +122,9 @@ impl RedisClusterBuilder {
     }
 
     fn spawn_with(self, remove_dir_on_exit: bool) -> std::io::Result<RedisCluster> {
-        let mut nodes = Vec::with_capacity(self.masters);
-        for _ in 0..self.masters {
+        let total = self.masters * (1 + self.replicas);
+        let mut nodes = Vec::with_capacity(total);
+        for _ in 0..total {
             let node = RedisServerBuilder::default()
                 .cluster_node()
                 .args([
@@ -124,10 +137,11 @@ impl RedisClusterBuilder {
                 .spawn_with(remove_dir_on_exit)?;
             nodes.push(node);
         }
-        form(&nodes)?;
+        form(&nodes, self.masters)?;
         Ok(RedisCluster {
             urls: nodes.iter().map(|n| n.url().to_owned()).collect(),
             nodes,
+            masters: self.masters,
         })
     }
 }
@@ -152,6 +166,7 @@ impl RedisCluster {
                     .map(str::to_owned)
                     .collect(),
                 nodes: Vec::new(),
+                masters: 0,
             }),
             _ => RedisClusterBuilder::default()
                 .spawn_with(true)
@@ -194,10 +209,25 @@ impl RedisCluster {
         &self.urls
     }
 
-    /// The nodes of a spawned cluster, in slot order (node `i` serves the `i`th equal share
-    /// of the slots); empty for an external one.
+    /// The nodes of a spawned cluster: first the masters, in slot order (master `i` serves the
+    /// `i`th equal share of the slots), then the replicas, those of master 0 first; empty for
+    /// an external one.
     pub fn nodes(&self) -> &[RedisServer] {
         &self.nodes
+    }
+
+    /// The nodes spawned as masters, in slot order (a failover may have made one a replica
+    /// since).
+    pub fn masters(&self) -> &[RedisServer] {
+        &self.nodes[..self.masters]
+    }
+
+    /// The nodes spawned as replicas of master `i` (a failover may have made one a master
+    /// since).
+    pub fn replicas_of(&self, i: usize) -> &[RedisServer] {
+        let per = (self.nodes.len() / self.masters.max(1)).saturating_sub(1);
+        let first = (self.masters + i * per).min(self.nodes.len());
+        &self.nodes[first..(first + per).min(self.nodes.len())]
     }
 
     /// Whether this is an existing cluster from `ONE_REDIS_CLUSTER_URLS` (which tests must not
@@ -217,69 +247,115 @@ impl RedisCluster {
     }
 }
 
-/// Forms a cluster of fresh nodes: each takes its share of the slots and a distinct config
-/// epoch (as `redis-cli --cluster create` does), then the first meets all the others.
-fn form(nodes: &[RedisServer]) -> std::io::Result<()> {
-    let n = nodes.len();
+/// Forms a cluster of fresh nodes, as `redis-cli --cluster create` does: each node takes a
+/// distinct config epoch, the first `masters` their shares of the slots; the first node meets
+/// all the others; once every node knows every other, the rest become replicas, in turn, of
+/// master 0, 1, ...
+fn form(nodes: &[RedisServer], masters: usize) -> std::io::Result<()> {
     for (i, node) in nodes.iter().enumerate() {
-        let first = usize::from(SLOTS) * i / n;
-        let last = usize::from(SLOTS) * (i + 1) / n - 1;
         let epoch = (i + 1).to_string();
         expect_ok(node, &["CLUSTER", "SET-CONFIG-EPOCH", &epoch])?;
-        expect_ok(
-            node,
-            &[
-                "CLUSTER",
-                "ADDSLOTSRANGE",
-                &first.to_string(),
-                &last.to_string(),
-            ],
-        )?;
+        if i < masters {
+            let first = usize::from(SLOTS) * i / masters;
+            let last = usize::from(SLOTS) * (i + 1) / masters - 1;
+            expect_ok(
+                node,
+                &[
+                    "CLUSTER",
+                    "ADDSLOTSRANGE",
+                    &first.to_string(),
+                    &last.to_string(),
+                ],
+            )?;
+        }
     }
     for node in &nodes[1..] {
         let port = node.port().to_string();
         let bus = node.cluster_port().unwrap_or(0).to_string();
         expect_ok(&nodes[0], &["CLUSTER", "MEET", "127.0.0.1", &port, &bus])?;
     }
+    if nodes.len() > masters {
+        let known = format!("cluster_known_nodes:{}", nodes.len());
+        wait_for(nodes, "every node knows every other", |node| {
+            info(node, &["CLUSTER", "INFO"], &[&known])
+        })?;
+        let replicas = (nodes.len() - masters) / masters;
+        for (j, replica) in nodes[masters..].iter().enumerate() {
+            let master = &nodes[j / replicas];
+            let id = match command(master.port(), &["CLUSTER", "MYID"])? {
+                Reply::Bulk(id) => id,
+                other => {
+                    return Err(std::io::Error::other(format!(
+                        "CLUSTER MYID on node {}: {other:?}",
+                        master.port()
+                    )));
+                }
+            };
+            expect_ok(replica, &["CLUSTER", "REPLICATE", &id])?;
+        }
+    }
     wait_healthy(nodes)
 }
 
 /// Waits until every node reports `cluster_state:ok`, knows every node and sees every slot
-/// served.
+/// served, and every replica is in sync with its master.
 fn wait_healthy(nodes: &[RedisServer]) -> std::io::Result<()> {
-    let started = Instant::now();
     let wanted = [
         "cluster_state:ok".to_owned(),
         format!("cluster_known_nodes:{}", nodes.len()),
         format!("cluster_slots_ok:{SLOTS}"),
     ];
+    let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
+    wait_for(nodes, "the cluster is healthy", |node| {
+        info(node, &["CLUSTER", "INFO"], &wanted)?;
+        let replication = info(node, &["INFO", "replication"], &[])?;
+        if replication.contains("role:slave") && !replication.contains("master_link_status:up") {
+            return Err(format!("a replica out of sync: {replication}"));
+        }
+        Ok(String::new())
+    })
+}
+
+/// Waits until `ready` holds for every node.
+fn wait_for(
+    nodes: &[RedisServer],
+    what: &str,
+    ready: impl Fn(&RedisServer) -> Result<String, String>,
+) -> std::io::Result<()> {
+    let started = Instant::now();
     loop {
         let mut last = String::new();
-        let healthy = nodes
-            .iter()
-            .all(|node| match command(node.port(), &["CLUSTER", "INFO"]) {
-                Ok(Reply::Bulk(info)) => {
-                    let lines: Vec<&str> = info.lines().map(str::trim).collect();
-                    let ok = wanted.iter().all(|w| lines.contains(&w.as_str()));
-                    if !ok {
-                        last = format!("node {}: {}", node.port(), info.replace("\r\n", " "));
-                    }
-                    ok
-                }
-                other => {
-                    last = format!("node {}: {other:?}", node.port());
-                    false
-                }
-            });
-        if healthy {
+        let all = nodes.iter().all(|node| match ready(node) {
+            Ok(_) => true,
+            Err(why) => {
+                last = format!("node {}: {why}", node.port());
+                false
+            }
+        });
+        if all {
             return Ok(());
         }
         if started.elapsed() > FORM_TIMEOUT {
             return Err(std::io::Error::other(format!(
-                "the cluster did not become healthy within {FORM_TIMEOUT:?}: {last}"
+                "not within {FORM_TIMEOUT:?}: {what}: {last}"
             )));
         }
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The text `args` answer on `node`, if it has every line of `wanted`.
+fn info(node: &RedisServer, args: &[&str], wanted: &[&str]) -> Result<String, String> {
+    match command(node.port(), args) {
+        Ok(Reply::Bulk(text)) => {
+            let text = text.replace("\r\n", "\n");
+            if wanted.iter().all(|w| text.lines().any(|l| l.trim() == *w)) {
+                Ok(text)
+            } else {
+                Err(text.replace('\n', " "))
+            }
+        }
+        other => Err(format!("{args:?}: {other:?}")),
     }
 }
 
