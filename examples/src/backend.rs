@@ -1,5 +1,5 @@
 //! Which store the programs run on: the in-memory store by default, Redis when `ONE_REDIS_URL`
-//! is set.
+//! is set, Redis Cluster when `ONE_REDIS_CLUSTER_URLS` is.
 
 use std::fmt;
 use std::sync::Arc;
@@ -12,6 +12,10 @@ use one_testkit::sim::{self, Config, Report};
 /// The environment variable naming a Redis server: `redis://host:port`.
 pub const REDIS_URL_VAR: &str = "ONE_REDIS_URL";
 
+/// The environment variable naming Redis Cluster seed nodes, comma-separated:
+/// `redis://host1:port,redis://host2:port`.
+pub const REDIS_CLUSTER_URLS_VAR: &str = "ONE_REDIS_CLUSTER_URLS";
+
 /// The store a program runs on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -19,15 +23,36 @@ pub enum Backend {
     Memory,
     /// A Redis server at this URL.
     Redis(String),
+    /// A Redis Cluster, reached through these seed nodes.
+    RedisCluster(Vec<String>),
 }
 
 impl Backend {
-    /// Redis if `ONE_REDIS_URL` is set (and not empty), else memory.
+    /// Redis Cluster if `ONE_REDIS_CLUSTER_URLS` is set (and not empty), else Redis if
+    /// `ONE_REDIS_URL` is, else memory.
     pub fn from_env() -> Self {
-        match std::env::var(REDIS_URL_VAR) {
-            Ok(url) if !url.trim().is_empty() => Backend::Redis(url),
-            _ => Backend::Memory,
+        let var = |name| {
+            std::env::var(name)
+                .ok()
+                .filter(|v: &String| !v.trim().is_empty())
+        };
+        if let Some(urls) = var(REDIS_CLUSTER_URLS_VAR) {
+            let seeds = urls
+                .split(',')
+                .map(|u| u.trim().to_owned())
+                .filter(|u| !u.is_empty());
+            return Backend::RedisCluster(seeds.collect());
         }
+        match var(REDIS_URL_VAR) {
+            Some(url) => Backend::Redis(url),
+            None => Backend::Memory,
+        }
+    }
+
+    /// Whether the store is on a server (and so needs an async runtime, and time passes for
+    /// real).
+    pub fn is_remote(&self) -> bool {
+        !matches!(self, Backend::Memory)
     }
 
     /// A fresh store whose `add` keeps records for `ttl`. On Redis, its keys get a prefix of
@@ -41,6 +66,7 @@ impl Backend {
         Ok(match self {
             Backend::Memory => Arc::new(MemoryStore::new(ttl)?),
             Backend::Redis(url) => redis(url, program, ttl)?,
+            Backend::RedisCluster(seeds) => redis_cluster(seeds, program, ttl)?,
         })
     }
 
@@ -65,7 +91,7 @@ impl Backend {
                 };
                 Ok(sim::run(Arc::new(store), advance, config).await)
             }
-            Backend::Redis(_) => {
+            Backend::Redis(_) | Backend::RedisCluster(_) => {
                 let store = self.store("pubsub_worker", config.ttl)?;
                 let config = Config {
                     tick: config.tick.max(Duration::from_millis(5)),
@@ -83,6 +109,13 @@ impl fmt::Display for Backend {
             Backend::Memory => f.write_str("memory"),
             // Not the URL itself: it may hold a password.
             Backend::Redis(_) => write!(f, "redis (at {REDIS_URL_VAR})"),
+            Backend::RedisCluster(seeds) => {
+                write!(
+                    f,
+                    "redis cluster ({} seeds at {REDIS_CLUSTER_URLS_VAR})",
+                    seeds.len()
+                )
+            }
         }
     }
 }
@@ -96,12 +129,35 @@ fn redis(url: &str, program: &str, ttl: Duration) -> Result<Arc<dyn Store>, one_
     Ok(Arc::new(store))
 }
 
+#[cfg(feature = "redis")]
+fn redis_cluster(
+    seeds: &[String],
+    program: &str,
+    ttl: Duration,
+) -> Result<Arc<dyn Store>, one_core::Error> {
+    let store = one_redis::RedisClusterStore::builder(seeds.iter().map(String::as_str))
+        .prefix(format!("one-examples:{program}:{:x}:", nonce()))
+        .default_ttl(ttl)
+        .build()?;
+    Ok(Arc::new(store))
+}
+
 #[cfg(not(feature = "redis"))]
 fn redis(_: &str, _: &str, _: Duration) -> Result<Arc<dyn Store>, one_core::Error> {
-    Err(one_core::Error::Unsupported {
+    Err(without_redis())
+}
+
+#[cfg(not(feature = "redis"))]
+fn redis_cluster(_: &[String], _: &str, _: Duration) -> Result<Arc<dyn Store>, one_core::Error> {
+    Err(without_redis())
+}
+
+#[cfg(not(feature = "redis"))]
+fn without_redis() -> one_core::Error {
+    one_core::Error::Unsupported {
         store: "one-examples",
         operation: "Redis (built without the `redis` feature)",
-    })
+    }
 }
 
 /// Different in every run of a program.

@@ -120,7 +120,9 @@ fn dedupe_works_through_dyn_store() {
 #[test]
 fn the_quickstart_prints_each_levels_counts() {
     let mut quickstart = Command::new(env!("CARGO_BIN_EXE_quickstart"));
-    quickstart.env_remove("ONE_REDIS_URL");
+    quickstart
+        .env_remove("ONE_REDIS_URL")
+        .env_remove("ONE_REDIS_CLUSTER_URLS");
     assert_prints_each_levels_counts(&mut quickstart);
 }
 
@@ -131,9 +133,25 @@ fn the_quickstart_gives_the_same_counts_on_redis() {
         return; // skipped loudly by `shared` (or it panicked, where Redis is required)
     };
     let mut quickstart = Command::new(env!("CARGO_BIN_EXE_quickstart"));
-    quickstart.env("ONE_REDIS_URL", server.url());
+    quickstart
+        .env_remove("ONE_REDIS_CLUSTER_URLS")
+        .env("ONE_REDIS_URL", server.url());
     let stdout = assert_prints_each_levels_counts(&mut quickstart);
     assert!(stdout.contains("on redis"), "{stdout}");
+}
+
+/// Issue 6: the quickstart gives the same counts on a Redis Cluster of three masters.
+#[test]
+fn the_quickstart_gives_the_same_counts_on_a_redis_cluster() {
+    let Some(cluster) = one_testkit::redis_cluster::RedisCluster::shared("quickstart on a cluster")
+    else {
+        return; // skipped loudly by `shared` (or it panicked, where Redis is required)
+    };
+    let mut quickstart = Command::new(env!("CARGO_BIN_EXE_quickstart"));
+    quickstart.env_remove("ONE_REDIS_URL");
+    quickstart.env("ONE_REDIS_CLUSTER_URLS", cluster.urls().join(","));
+    let stdout = assert_prints_each_levels_counts(&mut quickstart);
+    assert!(stdout.contains("on redis cluster"), "{stdout}");
 }
 
 /// Runs the quickstart and checks every level's row against counts made without the library;

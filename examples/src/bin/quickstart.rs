@@ -6,7 +6,8 @@
 //! ```
 //!
 //! `PATH` defaults to the shipped `examples/data/storage-events.jsonl`. The store is the
-//! in-memory one, or Redis when `ONE_REDIS_URL` is set (`ONE_REDIS_URL=redis://127.0.0.1:6379`),
+//! in-memory one, Redis when `ONE_REDIS_URL` is set (`ONE_REDIS_URL=redis://127.0.0.1:6379`), or
+//! Redis Cluster when `ONE_REDIS_CLUSTER_URLS` is (comma-separated seed URLs),
 //! used through the `Store` trait: the same `dedupe` runs on any backend, with the same counts.
 
 use std::path::PathBuf;
@@ -82,12 +83,13 @@ fn run() -> Result<(), String> {
 /// Runs `work` to completion: on the calling thread for the in-memory store, which needs no
 /// runtime, and on a tokio runtime for Redis, whose connections need one.
 fn block_on<T>(backend: &Backend, work: impl std::future::Future<Output = T>) -> T {
-    match backend {
-        Backend::Memory => futures::executor::block_on(work),
-        Backend::Redis(_) => tokio::runtime::Builder::new_current_thread()
+    if backend.is_remote() {
+        tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("a tokio runtime")
-            .block_on(work),
+            .block_on(work)
+    } else {
+        futures::executor::block_on(work)
     }
 }
