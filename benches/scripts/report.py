@@ -298,7 +298,7 @@ def plot(med, mem, exp, red):
     ax.set_xticks([x + 0.3 for x in range(3)], ["one by one", "64 callers", "batch of 100"])
     ax.set_ylabel("thousand adds per second (median)")
     ax.set_title("Redis add")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left")
 
     fig.suptitle("one: benchmarks side by side with the peers (one run)")
     fig.tight_layout()

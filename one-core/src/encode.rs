@@ -110,9 +110,11 @@ impl Orders {
 }
 
 /// How many scratch buffers a thread keeps (one per level of nesting in use at once), and the
-/// largest one it keeps: an unusually large value's buffer is freed rather than held forever.
+/// largest one it keeps (bytes, entries): an unusually large value's buffer is freed rather than
+/// held forever.
 const POOL_DEPTH: usize = 16;
 const POOL_MAX_BYTES: usize = 64 * 1024;
+const POOL_MAX_ENTRIES: usize = 4096;
 
 thread_local! {
     // Boxed on purpose: a scratch buffer moves in and out of the pool as one pointer.
@@ -156,7 +158,9 @@ impl Drop for Pooled {
         let Some(mut scratch) = self.0.take() else {
             return;
         };
-        if scratch.bytes.capacity() > POOL_MAX_BYTES {
+        if scratch.bytes.capacity() > POOL_MAX_BYTES
+            || scratch.entries.capacity() > POOL_MAX_ENTRIES
+        {
             return;
         }
         scratch.bytes.clear();
