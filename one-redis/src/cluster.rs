@@ -112,8 +112,9 @@ impl RedisClusterStoreBuilder {
         self
     }
 
-    /// The most connections kept to each master (default [`DEFAULT_POOL_SIZE`]); each carries
-    /// one operation at a time.
+    /// The most connections kept to each master (default [`DEFAULT_POOL_SIZE`]); multiplexed
+    /// and shared by concurrent operations, as
+    /// [`RedisStoreBuilder::pool_size`](crate::RedisStoreBuilder::pool_size) tells.
     pub fn pool_size(mut self, size: usize) -> Self {
         self.limits.pool_size = size;
         self

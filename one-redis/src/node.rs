@@ -11,7 +11,7 @@ use redis::{AsyncConnectionConfig, Client, RedisError, Value};
 use crate::call::{self, Call, Sent};
 use crate::error::{self, Fate, STORE};
 use crate::ops::{Transport, spread};
-use crate::pool::{Connector, Pool};
+use crate::pool::{Connector, InFlight, Pool};
 
 /// The limits a store applies to each server it talks to.
 #[derive(Clone, Copy, Debug)]
@@ -79,23 +79,19 @@ impl Node {
     /// Sends `sent` on a pooled connection in one round trip and returns one reply per call,
     /// within the command timeout. A connection-level failure (or a timeout, or the caller
     /// dropping this future) keeps the connection from being reused.
+    ///
+    /// The checkout lasts only as long as it takes to clone a handle on the connection: the
+    /// connection is back in the pool while the reply is awaited, so concurrent operations share
+    /// it, each reply matched to its own request by the multiplexer.
     pub(crate) async fn send(
         &self,
         operation: &'static str,
         sent: &[Sent<'_>],
     ) -> Result<Vec<Value>, Error> {
-        let mut conn = self.checkout().await?;
-        // Unhealthy until the reply is in: if this future is dropped mid-way, the connection
-        // is replaced rather than reused.
-        conn.set_healthy(false);
+        let mut flight = self.checkout().await?.in_flight();
         let after = self.command_timeout;
-        let replies = tokio::time::timeout(after, call::exchange(conn.multiplexed(), sent)).await;
-        let answer = self.settle(&mut conn, operation, after, replies);
-        if !conn.is_healthy() {
-            // Close it now and free its slot, rather than at its next checkout.
-            drop(Object::take(conn));
-        }
-        match answer {
+        let replies = tokio::time::timeout(after, call::exchange(&mut flight.conn, sent)).await;
+        match self.settle(&mut flight, operation, after, replies) {
             Ok(replies) if replies.len() == sent.len() => Ok(replies),
             Ok(replies) => Err(Error::Backend {
                 store: STORE,
@@ -113,35 +109,37 @@ impl Node {
     /// The outcome of one exchange, and what it says about the connection it used.
     fn settle(
         &self,
-        conn: &mut Object<Connector>,
+        flight: &mut InFlight,
         operation: &'static str,
         after: Duration,
         replies: Result<Result<Vec<Value>, RedisError>, tokio::time::error::Elapsed>,
     ) -> Result<Vec<Value>, Error> {
         match replies {
             Ok(Ok(replies)) => {
-                if replies.iter().any(error::server_moved_on) {
+                let moved = replies.iter().any(error::server_moved_on);
+                flight.settle(moved);
+                if moved {
                     // A failover: this and every other connection point at a replica now.
-                    self.pool.manager().server_lost(conn);
-                } else {
-                    conn.set_healthy(true);
+                    self.pool.manager().server_lost(flight.generation);
                 }
                 Ok(replies)
             }
             Ok(Err(e)) => {
                 let (error, fate) = error::redis_error(e, operation, after);
-                match fate {
-                    Fate::Keep => conn.set_healthy(true),
-                    Fate::Drop => {}
-                    Fate::DropAll => self.pool.manager().server_lost(conn),
+                flight.settle(fate != Fate::Keep);
+                if fate == Fate::DropAll {
+                    self.pool.manager().server_lost(flight.generation);
                 }
                 Err(error)
             }
-            Err(_elapsed) => Err(Error::Timeout {
-                store: STORE,
-                operation,
-                after,
-            }),
+            Err(_elapsed) => {
+                flight.settle(true);
+                Err(Error::Timeout {
+                    store: STORE,
+                    operation,
+                    after,
+                })
+            }
         }
     }
 }

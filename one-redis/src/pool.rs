@@ -1,7 +1,8 @@
 //! The connection pool: deadpool over multiplexed connections, recycled without a round trip.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
 use redis::aio::MultiplexedConnection;
@@ -23,6 +24,11 @@ pub type Pool = managed::Pool<Connector>;
 /// cancelled, or another connection of the pool saw the server go away since it was made (after
 /// a restart every older connection is dead, so all of them are replaced at their next
 /// checkout rather than each failing one call).
+///
+/// The stores hold a checkout only long enough to take a handle on its connection: a
+/// multiplexed connection carries many callers' commands at once, so concurrent operations share
+/// the pool's connections (usually one) instead of queueing for one each. A connection checked
+/// out by hand (`pool.get()`) is still yours alone until you drop it.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -65,10 +71,9 @@ impl Connector {
         &self.client
     }
 
-    /// Marks every connection made up to `conn`'s generation as dead: the server went away.
-    pub(crate) fn server_lost(&self, conn: &Connection) {
-        self.generation
-            .fetch_max(conn.generation + 1, Ordering::AcqRel);
+    /// Marks every connection made up to `generation` as dead: the server went away.
+    pub(crate) fn server_lost(&self, generation: u64) {
+        self.generation.fetch_max(generation + 1, Ordering::AcqRel);
     }
 }
 
@@ -84,13 +89,14 @@ impl fmt::Debug for Connector {
 /// One pooled connection: a [`MultiplexedConnection`] and what the pool knows about its health.
 ///
 /// A multiplexed connection matches every reply to its request, so a request whose caller gave
-/// up (a timeout, a dropped future) can never hand its late reply to the next user. Such a
+/// up (a timeout, a dropped future) can never hand its late reply to anyone else. Such a
 /// connection is still replaced, because a timeout often means a dead peer (a half-open TCP
 /// connection after a failover or a network partition).
 pub struct Connection {
     conn: MultiplexedConnection,
     generation: u64,
-    healthy: bool,
+    /// Shared with every [`InFlight`] handle on this connection: any of them can retire it.
+    healthy: Arc<AtomicBool>,
 }
 
 impl Connection {
@@ -101,12 +107,23 @@ impl Connection {
 
     /// Whether the pool will reuse this connection.
     pub fn is_healthy(&self) -> bool {
-        self.healthy
+        self.healthy.load(Ordering::Acquire)
     }
 
     /// Marks the connection as not to be reused (or, with `true`, as fine again).
     pub fn set_healthy(&mut self, healthy: bool) {
-        self.healthy = healthy;
+        self.healthy.store(healthy, Ordering::Release);
+    }
+
+    /// A handle for one round trip on this connection that outlives the checkout: the
+    /// connection goes back to the pool (for other callers to share) while the reply is awaited.
+    pub(crate) fn in_flight(&self) -> InFlight {
+        InFlight {
+            conn: self.conn.clone(),
+            generation: self.generation,
+            healthy: Arc::clone(&self.healthy),
+            settled: false,
+        }
     }
 }
 
@@ -114,8 +131,39 @@ impl fmt::Debug for Connection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Connection")
             .field("generation", &self.generation)
-            .field("healthy", &self.healthy)
+            .field("healthy", &self.is_healthy())
             .finish_non_exhaustive()
+    }
+}
+
+/// One operation's use of a shared pooled connection.
+///
+/// Until [`settle`](InFlight::settle) says how the round trip went, the operation counts as
+/// abandoned: if its future is dropped mid-way, the connection is retired (replaced at its next
+/// checkout) as after a timeout. Only ever retires a connection, never declares one healthy
+/// again: another operation sharing it may have seen it fail.
+pub(crate) struct InFlight {
+    pub(crate) conn: MultiplexedConnection,
+    pub(crate) generation: u64,
+    healthy: Arc<AtomicBool>,
+    settled: bool,
+}
+
+impl InFlight {
+    /// The round trip is over; with `retire`, the connection must not be reused.
+    pub(crate) fn settle(&mut self, retire: bool) {
+        self.settled = true;
+        if retire {
+            self.healthy.store(false, Ordering::Release);
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.healthy.store(false, Ordering::Release);
+        }
     }
 }
 
@@ -132,13 +180,13 @@ impl managed::Manager for Connector {
         Ok(Connection {
             conn,
             generation,
-            healthy: true,
+            healthy: Arc::new(AtomicBool::new(true)),
         })
     }
 
     async fn recycle(&self, conn: &mut Connection, _: &Metrics) -> RecycleResult<RedisError> {
         // Local state only: no round trip on the hot path.
-        if !conn.healthy {
+        if !conn.is_healthy() {
             return Err(RecycleError::message(
                 "a command on this connection failed, timed out or was cancelled",
             ));

@@ -139,8 +139,11 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// The most connections the pool keeps (default [`DEFAULT_POOL_SIZE`]); each carries one
-    /// operation at a time. With [`RedisStore::from_pool`] this resizes the given pool.
+    /// The most connections the pool keeps (default [`DEFAULT_POOL_SIZE`]). Connections are
+    /// multiplexed: concurrent operations share them, each holding a checkout only for the
+    /// instant it takes to pick one, so the pool opens another only when all of its connections
+    /// are being picked at once, and one connection usually carries all the traffic. With
+    /// [`RedisStore::from_pool`] this resizes the given pool.
     pub fn pool_size(mut self, size: usize) -> Self {
         self.pool_size = Some(size);
         self

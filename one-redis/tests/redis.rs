@@ -659,6 +659,50 @@ async fn command_timeout_then_correct_answers_on_the_same_pool() {
     assert_eq!(store.remove(&fresh).await.unwrap(), true);
 }
 
+/// Concurrent operations share a pooled connection instead of queueing for one each: with a
+/// pool of one connection and a checkout limit far below the time the server is paused, 16
+/// operations started together all wait on that one connection and all get their answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_operations_share_a_pooled_connection() {
+    let Some(server) = RedisServer::private(
+        "concurrent_operations_share_a_pooled_connection",
+        RedisServer::builder(),
+    ) else {
+        return;
+    };
+    let space = keys("share");
+    let store = Arc::new(
+        RedisStore::builder(server.url())
+            .default_ttl(MINUTE)
+            .pool_size(1)
+            .checkout_timeout(Duration::from_millis(100))
+            .command_timeout(Duration::from_secs(10))
+            .build()
+            .unwrap(),
+    );
+    // Make the one connection before the pause (its handshake would wait too).
+    assert_eq!(store.add(&key(&space, "warm")).await.unwrap(), true);
+    let mut admin = admin(server.url()).await;
+
+    let _: () = run(&mut admin, &["CLIENT", "PAUSE", "800", "ALL"]).await;
+    let racing: Vec<_> = (0..16)
+        .map(|i| {
+            let (store, k) = (Arc::clone(&store), key(&space, &format!("k{i}")));
+            tokio::spawn(async move { (store.add(&k).await, store.add(&k).await) })
+        })
+        .collect();
+    for (i, task) in racing.into_iter().enumerate() {
+        let (first, again) = task.await.unwrap();
+        assert_eq!(first.unwrap(), true, "k{i}: new");
+        assert_eq!(again.unwrap(), false, "k{i}: then a duplicate");
+    }
+    let status = store.pool().status();
+    assert_eq!(
+        status.size, 1,
+        "one connection carried them all: {status:?}"
+    );
+}
+
 /// The server restarts mid-run: while it is down every operation fails promptly with a typed,
 /// retryable error; once it is back the same store works again without a restart of ours.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
