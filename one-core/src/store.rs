@@ -1,6 +1,7 @@
 //! The [`Store`] trait, its contract, and the lease types.
 
 use std::fmt;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -416,45 +417,61 @@ pub trait Store: Send + Sync {
     async fn extend(&self, lease: &Lease, duration: Duration) -> Result<(), Error>;
 }
 
+/// The future a forwarded call returns: the inner store's own boxed future, passed on as it is.
+type Forwarded<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+// Written out rather than with `#[async_trait]`, which would box a second future around the
+// inner store's on every call through an `Arc<dyn Store>`: these return the inner future itself.
+// The signatures are the ones `#[async_trait]` gives the trait's methods.
 macro_rules! forward_store {
     ($($ty:ty),+) => {$(
-        #[async_trait]
         impl<S: Store + ?Sized> Store for $ty {
             fn default_ttl(&self) -> Duration {
                 (**self).default_ttl()
             }
-            async fn add(&self, key: &Key) -> Result<bool, Error> {
-                (**self).add(key).await
+            fn add<'s, 'k, 'f>(&'s self, key: &'k Key) -> Forwarded<'f, Result<bool, Error>>
+            where 's: 'f, 'k: 'f, Self: 'f {
+                (**self).add(key)
             }
-            async fn add_with_ttl(&self, key: &Key, ttl: Duration) -> Result<bool, Error> {
-                (**self).add_with_ttl(key, ttl).await
+            fn add_with_ttl<'s, 'k, 'f>(&'s self, key: &'k Key, ttl: Duration) -> Forwarded<'f, Result<bool, Error>>
+            where 's: 'f, 'k: 'f, Self: 'f {
+                (**self).add_with_ttl(key, ttl)
             }
-            async fn has_key(&self, key: &Key) -> Result<bool, Error> {
-                (**self).has_key(key).await
+            fn has_key<'s, 'k, 'f>(&'s self, key: &'k Key) -> Forwarded<'f, Result<bool, Error>>
+            where 's: 'f, 'k: 'f, Self: 'f {
+                (**self).has_key(key)
             }
-            async fn remove(&self, key: &Key) -> Result<bool, Error> {
-                (**self).remove(key).await
+            fn remove<'s, 'k, 'f>(&'s self, key: &'k Key) -> Forwarded<'f, Result<bool, Error>>
+            where 's: 'f, 'k: 'f, Self: 'f {
+                (**self).remove(key)
             }
-            async fn add_many(&self, keys: &[Key]) -> Vec<Result<bool, Error>> {
-                (**self).add_many(keys).await
+            fn add_many<'s, 'k, 'f>(&'s self, keys: &'k [Key]) -> Forwarded<'f, Vec<Result<bool, Error>>>
+            where 's: 'f, 'k: 'f, Self: 'f {
+                (**self).add_many(keys)
             }
-            async fn add_many_with_ttl(&self, keys: &[Key], ttl: Duration) -> Vec<Result<bool, Error>> {
-                (**self).add_many_with_ttl(keys, ttl).await
+            fn add_many_with_ttl<'s, 'k, 'f>(&'s self, keys: &'k [Key], ttl: Duration) -> Forwarded<'f, Vec<Result<bool, Error>>>
+            where 's: 'f, 'k: 'f, Self: 'f {
+                (**self).add_many_with_ttl(keys, ttl)
             }
-            async fn claim(&self, key: &Key, lease: Duration, fingerprint: Option<&Key>) -> Result<Claim, Error> {
-                (**self).claim(key, lease, fingerprint).await
+            fn claim<'s, 'k, 'p, 'f>(&'s self, key: &'k Key, lease: Duration, fingerprint: Option<&'p Key>) -> Forwarded<'f, Result<Claim, Error>>
+            where 's: 'f, 'k: 'f, 'p: 'f, Self: 'f {
+                (**self).claim(key, lease, fingerprint)
             }
-            async fn claim_many(&self, keys: &[Key], lease: Duration) -> Vec<Result<Claim, Error>> {
-                (**self).claim_many(keys, lease).await
+            fn claim_many<'s, 'k, 'f>(&'s self, keys: &'k [Key], lease: Duration) -> Forwarded<'f, Vec<Result<Claim, Error>>>
+            where 's: 'f, 'k: 'f, Self: 'f {
+                (**self).claim_many(keys, lease)
             }
-            async fn complete(&self, lease: &Lease, ttl: Duration, result: Option<&[u8]>) -> Result<(), Error> {
-                (**self).complete(lease, ttl, result).await
+            fn complete<'s, 'l, 'r, 'f>(&'s self, lease: &'l Lease, ttl: Duration, result: Option<&'r [u8]>) -> Forwarded<'f, Result<(), Error>>
+            where 's: 'f, 'l: 'f, 'r: 'f, Self: 'f {
+                (**self).complete(lease, ttl, result)
             }
-            async fn release(&self, lease: &Lease) -> Result<(), Error> {
-                (**self).release(lease).await
+            fn release<'s, 'l, 'f>(&'s self, lease: &'l Lease) -> Forwarded<'f, Result<(), Error>>
+            where 's: 'f, 'l: 'f, Self: 'f {
+                (**self).release(lease)
             }
-            async fn extend(&self, lease: &Lease, duration: Duration) -> Result<(), Error> {
-                (**self).extend(lease, duration).await
+            fn extend<'s, 'l, 'f>(&'s self, lease: &'l Lease, duration: Duration) -> Forwarded<'f, Result<(), Error>>
+            where 's: 'f, 'l: 'f, Self: 'f {
+                (**self).extend(lease, duration)
             }
         }
     )+};
