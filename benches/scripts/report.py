@@ -182,6 +182,23 @@ def build(med, mem, exp, red):
             )
         add()
 
+    # Redis Cluster, beside one server.
+    cluster_names = ["one server", "cluster of 1", "cluster of 3"]
+    if any(f"redis_cluster_add/{g}" in med for g, *_ in redis_groups):
+        add("### Redis Cluster `add`, beside one server")
+        add()
+        add("Throughput in adds per second (median) of `RedisStore` on one server and `RedisClusterStore` on a local cluster of one and of three masters, all on the same 2 cores; ratio: the three-master cluster over one server (below 1: clustering costs on one machine, where the masters share the cores; it gains where they do not).")
+        add()
+        add("| shape | one server | cluster of 1 | cluster of 3 | cluster of 3 / one server |")
+        add("|---|---:|---:|---:|---:|")
+        for g, label, per, *_ in redis_groups:
+            m = med.get(f"redis_cluster_add/{g}", {})
+            rates = [per * 1e9 / m[n] if n in m else None for n in cluster_names]
+            cell = lambda x: f"{x:,.0f}" if x else "–"
+            one, _, three = rates
+            add(f"| {label} | " + " | ".join(cell(x) for x in rates) + f" | {ratio(three / one if one and three else None)} |")
+        add()
+
     # Targets.
     add("### Targets")
     add()
