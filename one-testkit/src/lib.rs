@@ -5,6 +5,8 @@ mod fixture;
 mod macros;
 #[cfg(feature = "redis-fixture")]
 pub mod redis_cluster;
+#[cfg(feature = "testcontainers")]
+mod redis_container;
 #[cfg(feature = "redis-fixture")]
 pub mod redis_server;
 pub mod sim;

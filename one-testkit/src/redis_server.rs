@@ -7,7 +7,10 @@
 //! 2. `redis-server` from `PATH`, spawned on a free loopback port in a temporary directory,
 //!    without persistence, and killed when the [`RedisServer`] is dropped (the shared one, a
 //!    `static`, when the test process exits, however it exits).
-//! 3. Otherwise the test is skipped with a loud notice on stderr, or fails when `CI` or
+//! 3. With the `testcontainers` feature (off by default), for [`RedisServer::shared`] only: a
+//!    `redis:7.0` container started through testcontainers, when a Docker daemon answers. It is
+//!    removed when the test process ends (by `docker rm -f`, when the `docker` command is there).
+//! 4. Otherwise the test is skipped with a loud notice on stderr, or fails when `CI` or
 //!    `ONE_REQUIRE_REDIS` is set, so a CI run can never pass by skipping.
 //!
 //! A spawned server runs under a small `sh` wrapper that holds a pipe from the test process:
@@ -70,8 +73,8 @@ pub fn skip(test: &str, why: &str) {
     let _ = writeln!(
         std::io::stderr(),
         "\n=== SKIPPED {test}: needs Redis: {why}.\n=== Install redis-server (Debian: apt-get \
-         install redis-server) or set {URL_VAR}=redis://host:port; set {REQUIRE_VAR}=1 to make \
-         this a failure.\n"
+         install redis-server), set {URL_VAR}=redis://host:port, or run a Docker daemon and enable \
+         one-testkit's `testcontainers` feature; set {REQUIRE_VAR}=1 to make this a failure.\n"
     );
 }
 
@@ -85,6 +88,8 @@ pub struct RedisServer {
     args: Vec<String>,
     wrapper: Mutex<Option<Child>>,
     remove_dir_on_exit: bool,
+    #[cfg(feature = "testcontainers")]
+    container: Option<crate::redis_container::RedisContainer>,
 }
 
 /// Configures a spawned [`RedisServer`]: from [`RedisServer::builder`].
@@ -230,6 +235,8 @@ impl RedisServerBuilder {
                 args,
                 wrapper: Mutex::new(None),
                 remove_dir_on_exit,
+                #[cfg(feature = "testcontainers")]
+                container: None,
             };
             match server.start() {
                 Ok(()) => return Ok(server),
@@ -242,7 +249,8 @@ impl RedisServerBuilder {
 
 impl RedisServer {
     /// The server every test of this process shares: `ONE_REDIS_URL`, or one spawned on first
-    /// use. `None` after a loud [skip] notice when neither is available.
+    /// use (or, with the `testcontainers` feature, a container). `None` after a loud [skip]
+    /// notice when none is available.
     ///
     /// # Panics
     ///
@@ -252,9 +260,14 @@ impl RedisServer {
         static SHARED: OnceLock<Result<RedisServer, String>> = OnceLock::new();
         let shared = SHARED.get_or_init(|| match std::env::var(URL_VAR) {
             Ok(url) if !url.is_empty() => Ok(RedisServer::external(url)),
-            _ => RedisServerBuilder::default()
-                .spawn_with(true)
-                .map_err(|e| format!("cannot spawn redis-server: {e}")),
+            _ => {
+                let spawned = RedisServerBuilder::default()
+                    .spawn_with(true)
+                    .map_err(|e| format!("cannot spawn redis-server: {e}"));
+                #[cfg(feature = "testcontainers")]
+                let spawned = spawned.or_else(RedisServer::in_container);
+                spawned
+            }
         });
         match shared {
             Ok(server) => Some(server),
@@ -297,7 +310,20 @@ impl RedisServer {
             args: Vec::new(),
             wrapper: Mutex::new(None),
             remove_dir_on_exit: false,
+            #[cfg(feature = "testcontainers")]
+            container: None,
         }
+    }
+
+    /// The shared server in a `redis` container, when `redis-server` could not be spawned.
+    #[cfg(feature = "testcontainers")]
+    fn in_container(spawn_error: String) -> Result<Self, String> {
+        let (url, port, container) =
+            crate::redis_container::start().map_err(|why| format!("{spawn_error}; {why}"))?;
+        let mut server = RedisServer::external(url);
+        server.port = port;
+        server.container = Some(container);
+        Ok(server)
     }
 
     /// The server's URL, e.g. `redis://127.0.0.1:39017` (with credentials, if any).
@@ -305,7 +331,7 @@ impl RedisServer {
         &self.url
     }
 
-    /// The port of a spawned server (0 for an external one).
+    /// The port of a spawned server or a container (0 for `ONE_REDIS_URL`).
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -320,8 +346,8 @@ impl RedisServer {
         self.dir.as_deref()
     }
 
-    /// Whether this is an existing server from `ONE_REDIS_URL` (which tests must not stop or
-    /// reconfigure).
+    /// Whether this is a server the fixture cannot stop or reconfigure: an existing one from
+    /// `ONE_REDIS_URL`, or a container.
     pub fn is_external(&self) -> bool {
         self.dir.is_none()
     }
