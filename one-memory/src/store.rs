@@ -434,8 +434,15 @@ impl MemoryStore {
     /// Unlocks a shard, first taking its count of removed entries off the capacity bound.
     #[inline]
     fn unlock(&self, mut shard: MutexGuard<'_, Shard>) {
-        let freed = std::mem::take(&mut shard.freed);
+        self.settle_freed(&mut shard);
         drop(shard);
+    }
+
+    /// Takes the records a locked shard has removed so far off the capacity bound: before a
+    /// capacity check, so the records this very call reclaimed count as room.
+    #[inline]
+    fn settle_freed(&self, shard: &mut Shard) {
+        let freed = std::mem::take(&mut shard.freed);
         if let (Some(cap), true) = (&self.inner.capacity, freed > 0) {
             cap.held.fetch_sub(freed, Ordering::Relaxed);
         }
@@ -469,6 +476,9 @@ impl MemoryStore {
                 self.unlock(shard);
                 return Ok(Some(answer));
             }
+            // The sweep and the probe may have just removed expired records (the key's own,
+            // say): that is room, so count it before asking whether the store is full.
+            self.settle_freed(&mut shard);
             if let Some(cap) = &self.inner.capacity
                 && cap.held.fetch_add(1, Ordering::Relaxed) >= cap.max
             {

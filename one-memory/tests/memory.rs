@@ -173,6 +173,61 @@ fn a_full_rejecting_store_fails_closed() {
     assert!(store.add_sync(&k[2]).unwrap(), "room after a remove");
 }
 
+/// Records that an operation reclaims itself (the key's own expired record, or any that the
+/// shard's incremental sweep removes on the way) are room for that same operation: a full store
+/// whose records have expired takes a key again, with either policy and on every write path,
+/// and never evicts a live record for want of room it already had.
+#[test]
+fn records_reclaimed_by_the_same_call_count_as_room() {
+    for policy in [CapacityPolicy::Reject, CapacityPolicy::EvictSoonestExpiring] {
+        let clock = MockClock::new();
+        let store = MemoryStore::builder()
+            .default_ttl(ms(1000))
+            .clock(clock.clone())
+            .capacity(2, policy)
+            .shards(1)
+            .build()
+            .unwrap();
+        let k = keys("reclaimed", 3);
+        // k[0] expires soon, k[1] lives on: the store is full.
+        assert!(store.add_with_ttl_sync(&k[0], ms(10)).unwrap());
+        assert!(store.add_sync(&k[1]).unwrap());
+        clock.advance(ms(10));
+        // One live record of two: adding k[0] again reclaims its own expired record.
+        assert_eq!(
+            store.add_with_ttl_sync(&k[0], ms(10)).unwrap(),
+            true,
+            "{policy:?}"
+        );
+        assert!(
+            store.has_key_sync(&k[1]),
+            "{policy:?}: a live record was evicted"
+        );
+        clock.advance(ms(10));
+        // The same through claim.
+        assert!(
+            matches!(
+                store.claim_sync(&k[0], ms(10), None),
+                Ok(Claim::Acquired(_))
+            ),
+            "{policy:?}"
+        );
+        assert!(
+            store.has_key_sync(&k[1]),
+            "{policy:?}: a live record was evicted"
+        );
+        clock.advance(ms(10));
+        // A different key, into the room k[0]'s expired record leaves.
+        assert_eq!(store.add_sync(&k[2]).unwrap(), true, "{policy:?}");
+        assert!(
+            store.has_key_sync(&k[1]),
+            "{policy:?}: a live record was evicted"
+        );
+        assert_eq!(store.add_sync(&k[1]).unwrap(), false, "{policy:?}");
+        assert_eq!(store.len(), 2, "{policy:?}");
+    }
+}
+
 /// Eviction makes room with the record nearest its deadline, and documents that the evicted key
 /// gets through again.
 #[test]
