@@ -97,6 +97,12 @@ pub(crate) struct Sent<'a> {
 /// Scripts go by their SHA-1. Those the server has not cached yet (after a restart or `SCRIPT
 /// FLUSH`, or on a cluster node that never ran them) answer `NOSCRIPT` without running; they
 /// are sent again with their source, a second round trip once per script and server.
+///
+/// In a pipeline, the first call of each script goes with its source (`EVAL`), which caches it
+/// for the calls after it. Otherwise another client loading the script while the server works
+/// through the pipeline would let later calls run while earlier ones answered `NOSCRIPT` and
+/// ran only in the second round, out of order: `claim_many` over a repeated key would then
+/// acquire it at a later index than the first.
 pub(crate) async fn exchange(
     conn: &mut MultiplexedConnection,
     sent: &[Sent<'_>],
@@ -131,11 +137,23 @@ async fn round(
     }
     let mut pipeline = redis::pipe();
     let mut count = 0;
+    // The scripts this pipeline sends with their source (a few at most: compare by address).
+    let mut with_source: Vec<&'static Script> = Vec::new();
     for s in sent {
         if s.asking {
             pipeline.add_command(redis::cmd("ASKING"));
             count += 1;
         }
+        let source = match &s.call.command {
+            Command::Script { script, .. } if !source => {
+                let first = !with_source.iter().any(|seen| std::ptr::eq(*seen, *script));
+                if first {
+                    with_source.push(script);
+                }
+                first
+            }
+            _ => source,
+        };
         pipeline.add_command(s.call.cmd(source));
         count += 1;
     }

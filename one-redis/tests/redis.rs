@@ -449,11 +449,17 @@ async fn claim_many_claims_each_key_in_order() {
     assert_eq!(store.add(&c).await.unwrap(), true);
 
     for round in 0..2 {
-        // Round 0 on a server that has no script cached (NOSCRIPT, then EVAL); round 1 cached.
+        // Round 0 on a server that has no script cached, round 1 cached: either way one
+        // pipeline, whose first claim carries the script's source (EVAL) and caches it for the
+        // rest (EVALSHA), so no claim answers NOSCRIPT and runs late.
         let _: () = run(&mut admin, &["CONFIG", "RESETSTAT"]).await;
         let answers = store.claim_many(&[a, b, a, c], MINUTE).await;
         let calls = command_calls(&mut admin).await;
-        assert_eq!(calls.get("evalsha"), Some(&4), "round {round}: {calls:?}");
+        assert_eq!(
+            (calls.get("eval"), calls.get("evalsha")),
+            (Some(&1), Some(&3)),
+            "round {round}: {calls:?}"
+        );
         let leases: Vec<_> = answers
             .iter()
             .filter_map(|answer| match answer {
@@ -1031,4 +1037,56 @@ async fn acl_user_auth() {
     let anonymous = store(&format!("redis://127.0.0.1:{port}"));
     let e = must_fail(anonymous.add(&k).await, "add as the disabled default user");
     assert!(!e.is_retryable(), "{e:?}");
+}
+
+/// A lease script that another client loads while a server works through a `claim_many`
+/// pipeline (a fresh server, a restart, `SCRIPT FLUSH`, a promoted replica) never puts the
+/// answers out of order: a repeated key is `Acquired` at its first index and `InProgress` at
+/// every later one, as sequential `claim`s answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claim_many_keeps_order_while_another_client_loads_the_script() {
+    let Some(server) = RedisServer::private(
+        "claim_many_keeps_order_while_another_client_loads_the_script",
+        RedisServer::builder(),
+    ) else {
+        return;
+    };
+    // What another process's first claim sends, in one round trip: the claim script's source.
+    let record = include_str!("../src/record.rs");
+    let (_, rest) = record
+        .split_once("const CLAIM: &str = r\"")
+        .expect("record.rs defines the claim script as `const CLAIM: &str = r\"...\"`");
+    let (claim_source, _) = rest
+        .split_once("\";")
+        .expect("the claim script ends with `\";`");
+    let store = store(server.url());
+    let mut admin = admin(server.url()).await;
+    let mut loader = admin.clone();
+    let space = keys("claim_many_order");
+    for attempt in 0..40u32 {
+        let _: () = run(&mut admin, &["SCRIPT", "FLUSH"]).await;
+        let k = key(&space, &format!("repeated {attempt}"));
+        let batch = vec![k; 4000];
+        let delay = Duration::from_micros(u64::from(attempt % 20) * 250);
+        let (answers, _) = tokio::join!(store.claim_many(&batch, MINUTE), async {
+            tokio::time::sleep(delay).await;
+            let _: String = run(&mut loader, &["SCRIPT", "LOAD", claim_source]).await;
+        });
+        assert!(
+            matches!(answers[0], Ok(Claim::Acquired(_))),
+            "attempt {attempt} (delay {delay:?}): answers[0] = {:?}",
+            answers[0]
+        );
+        let later: Vec<_> = answers[1..]
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| !matches!(a, Ok(Claim::InProgress { .. })))
+            .take(3)
+            .collect();
+        assert!(
+            later.is_empty(),
+            "attempt {attempt} (delay {delay:?}): later copies of the key must be in progress: \
+             {later:?}"
+        );
+    }
 }
