@@ -133,7 +133,7 @@ impl<T: Transport> Records<T> {
         fingerprint: Option<&Key>,
     ) -> Result<Claim, Error> {
         let millis = lease_millis(lease)?;
-        let token = FencingToken::new(rand::random());
+        let token = fencing_token()?;
         let args = claim_args(millis, token, fingerprint);
         let reply = self.script("claim", &SCRIPTS.claim, key, args).await?;
         claim_answer(key, token, millis, reply)
@@ -157,10 +157,21 @@ impl<T: Transport> Records<T> {
                     .collect();
             }
         };
-        let tokens: Vec<FencingToken> = keys
-            .iter()
-            .map(|_| FencingToken::new(rand::random()))
-            .collect();
+        let tokens: Vec<FencingToken> = match keys.iter().map(|_| fencing_token()).collect() {
+            Ok(tokens) => tokens,
+            // Nothing was sent: the batch fails whole (`Error` is not `Clone`).
+            Err(first) => {
+                let mut answers = Vec::with_capacity(keys.len());
+                answers.push(Err(first));
+                answers.extend(keys[1..].iter().map(|_| {
+                    Err(Error::Backend {
+                        store: STORE,
+                        source: "the OS random source failed: no fencing token".into(),
+                    })
+                }));
+                return answers;
+            }
+        };
         let calls: Vec<Call> = keys
             .iter()
             .zip(&tokens)
@@ -410,3 +421,21 @@ macro_rules! store_on_records {
 }
 
 pub(crate) use store_on_records;
+
+/// A fresh fencing token: 64 random bits straight from the operating system.
+///
+/// Not from a user-space generator such as `rand::rng()`: a process that forks after drawing
+/// from one (a pre-fork server) would hand its children the same state, and so the same token
+/// sequence, letting one child's stale lease pass for another's. Tokens are unique with high
+/// probability (a collision needs two holders of one key to draw the same 64 bits) and do not
+/// increase.
+fn fencing_token() -> Result<FencingToken, Error> {
+    use rand::TryRngCore;
+    rand::rngs::OsRng
+        .try_next_u64()
+        .map(FencingToken::new)
+        .map_err(|e| Error::Backend {
+            store: STORE,
+            source: Box::new(e),
+        })
+}
