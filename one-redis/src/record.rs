@@ -88,11 +88,11 @@ if kind == 'p' and (#v == 9 or #v == 25) then
   end
   return {1, redis.call('PTTL', KEYS[1])}
 end
-if kind == 'c' then
-  local flags = 0
-  if #v > 1 then
-    flags = string.byte(v, 2)
-  end
+local flags = 0
+if #v > 1 then
+  flags = string.byte(v, 2)
+end
+if kind == 'c' and (#v == 1 or (flags == 1 and #v == 18) or flags == 2 or (flags == 3 and #v >= 18)) then
   local at = 3
   if flags % 2 == 1 then
     if fp ~= '' and string.sub(v, 3, 18) ~= fp then

@@ -390,6 +390,16 @@ async fn a_foreign_value_is_an_error_not_a_claim() {
         "claim of a foreign string",
     );
     assert!(matches!(e, Error::Backend { .. }), "{e:?}");
+    // Strings that begin like a record ('c' completed, 'p' in progress) but do not have its
+    // layout are foreign too, not a completed record with a made-up result.
+    for value in ["cat", "c\u{0}", "c\u{1}short", "p", "pending"] {
+        let _: () = run(&mut admin, &["SET", &text_name, value, "PX", "60000"]).await;
+        let e = must_fail(
+            store.claim(&text, MINUTE, None).await,
+            &format!("claim of the foreign string {value:?}"),
+        );
+        assert!(matches!(e, Error::Backend { .. }), "{value:?}: {e:?}");
+    }
     let e = must_fail(
         store.claim(&hash, MINUTE, None).await,
         "claim of a hash (WRONGTYPE)",
