@@ -69,7 +69,22 @@ pub fn skip(test: &str, why: &str) {
         );
     }
     // Straight to the process's stderr: the test harness captures `eprintln!` of passing
-    // tests, and a skip must be seen.
+    // tests, and a skip must be seen. The whole notice once per test binary, then a line per
+    // distinct skip: a suite of a hundred tests sharing one fixture should not bury its
+    // summary under a hundred notices.
+    static SEEN: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+    {
+        let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.iter().any(|(t, w)| t == test && w == why) {
+            return;
+        }
+        let first = seen.is_empty();
+        seen.push((test.to_owned(), why.to_owned()));
+        if !first {
+            let _ = writeln!(std::io::stderr(), "=== SKIPPED {test}: needs Redis: {why}.");
+            return;
+        }
+    }
     let _ = writeln!(
         std::io::stderr(),
         "\n=== SKIPPED {test}: needs Redis: {why}.\n=== Install redis-server (Debian: apt-get \
