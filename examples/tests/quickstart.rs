@@ -211,6 +211,38 @@ fn the_quickstart_reports_a_missing_or_malformed_file_without_panicking() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// `--help` prints the usage and runs nothing; a flag given a flag for its value is refused
+/// with the usage, not read as a file or a number.
+#[test]
+fn the_examples_answer_help_and_refuse_bad_flags_with_their_usage() {
+    for (bin, usage) in [
+        (env!("CARGO_BIN_EXE_quickstart"), "usage: quickstart [PATH]"),
+        (env!("CARGO_BIN_EXE_pubsub_worker"), "usage: pubsub_worker "),
+    ] {
+        for help in ["--help", "-h"] {
+            let output = Command::new(bin).arg(help).output().unwrap();
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert!(output.status.success(), "{bin} {help}: {output:?}");
+            assert!(stdout.starts_with(usage), "{bin} {help}: {stdout}");
+            assert!(
+                !stdout.contains("processed") && !stdout.contains("delivered"),
+                "{bin} {help} ran: {stdout}"
+            );
+        }
+    }
+    let output = Command::new(env!("CARGO_BIN_EXE_pubsub_worker"))
+        .args(["--batch", "--messages", "5"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.starts_with("pubsub_worker: --batch --messages: invalid digit"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("usage: pubsub_worker "), "{stderr}");
+}
+
 #[test]
 fn the_shipped_file_is_exactly_what_the_generator_writes() {
     let mut regenerated = Vec::new();

@@ -77,9 +77,19 @@ fn parse(config: &mut Config, args: impl IntoIterator<Item = String>) -> Result<
     Ok(())
 }
 
+const USAGE: &str = "usage: pubsub_worker [--seed N] [--messages N] [--workers N] \
+[--crash-rate R] [--slow-rate R] [--batch N] [--heartbeat]
+
+Runs the at-least-once simulation once per consumer pattern and prints each report. The store is
+in memory, Redis when ONE_REDIS_URL is set, or Redis Cluster when ONE_REDIS_CLUSTER_URLS is.";
+
 fn run() -> Result<bool, String> {
+    if std::env::args().skip(1).any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return Ok(true);
+    }
     let mut config = Config::default();
-    parse(&mut config, std::env::args().skip(1))?;
+    parse(&mut config, std::env::args().skip(1)).map_err(|e| format!("{e}\n{USAGE}"))?;
     let backend = Backend::from_env();
     println!(
         "{} messages, {} workers, seed {}, on {backend}: {:.0}% of deliveries crash their worker, \

@@ -31,8 +31,21 @@ fn main() -> ExitCode {
     }
 }
 
+const USAGE: &str = "usage: quickstart [PATH]
+
+Deduplicates the Cloud Storage notifications in PATH (JSON Lines; default: the shipped
+examples/data/storage-events.jsonl) at three strictness levels. The store is in memory, Redis
+when ONE_REDIS_URL is set, or Redis Cluster when ONE_REDIS_CLUSTER_URLS is (comma-separated).";
+
 fn run() -> Result<(), String> {
     let argument = std::env::args_os().nth(1).map(PathBuf::from);
+    if argument
+        .as_deref()
+        .is_some_and(|a| a == "--help" || a == "-h")
+    {
+        println!("{USAGE}");
+        return Ok(());
+    }
     let shipped = argument.is_none();
     let path = argument.unwrap_or_else(|| {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/storage-events.jsonl")
