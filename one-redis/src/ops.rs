@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use one_core::store::{lease_millis, ttl_millis};
 use one_core::{Claim, Error, FencingToken, Key, Lease};
+use rand::TryRngCore;
+use rand::rngs::OsRng;
 use redis::Value;
 
 use crate::call::{Call, Command};
@@ -157,7 +159,7 @@ impl<T: Transport> Records<T> {
                     .collect();
             }
         };
-        let tokens: Vec<FencingToken> = match keys.iter().map(|_| fencing_token()).collect() {
+        let tokens = match fencing_tokens(keys.len()) {
             Ok(tokens) => tokens,
             // Nothing was sent: the batch fails whole (`Error` is not `Clone`).
             Err(first) => {
@@ -430,12 +432,28 @@ pub(crate) use store_on_records;
 /// probability (a collision needs two holders of one key to draw the same 64 bits) and do not
 /// increase.
 fn fencing_token() -> Result<FencingToken, Error> {
-    use rand::TryRngCore;
-    rand::rngs::OsRng
+    OsRng
         .try_next_u64()
         .map(FencingToken::new)
-        .map_err(|e| Error::Backend {
-            store: STORE,
-            source: Box::new(e),
-        })
+        .map_err(random_source_failed)
+}
+
+/// `n` fencing tokens as [`fencing_token`] draws them, in one call to the operating system.
+fn fencing_tokens(n: usize) -> Result<Vec<FencingToken>, Error> {
+    let mut bytes = vec![0; n * 8];
+    OsRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(random_source_failed)?;
+    let (words, _) = bytes.as_chunks::<8>();
+    Ok(words
+        .iter()
+        .map(|word| FencingToken::new(u64::from_le_bytes(*word)))
+        .collect())
+}
+
+fn random_source_failed(e: rand::rand_core::OsError) -> Error {
+    Error::Backend {
+        store: STORE,
+        source: Box::new(e),
+    }
 }
